@@ -1,0 +1,39 @@
+// The one way otter writes a file that must survive a crash: write a temp file beside it,
+// fsync it, rename it over the target, fsync the directory. A reader sees the old or the
+// new content, never a torn mix, whatever instant the power is cut.
+import { closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync } from "node:fs";
+import { dirname, basename, join } from "node:path";
+
+/** fsync a directory so a rename or create inside it is durable. */
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Replace `path` with `data` atomically and durably. */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fd = openSync(tmp, "w", mode);
+  try {
+    const buf = typeof data === "string" ? Buffer.from(data) : data;
+    let off = 0;
+    while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+    fsyncSync(fd);
+  } catch (err) {
+    closeSync(fd);
+    unlinkSync(tmp);
+    throw err;
+  }
+  closeSync(fd);
+  renameAtomic(tmp, path);
+}
+
+/** Rename `from` to `to` (same filesystem) and make the rename durable. */
+export function renameAtomic(from: string, to: string): void {
+  renameSync(from, to);
+  fsyncDir(dirname(to));
+}

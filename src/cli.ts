@@ -1,0 +1,87 @@
+// Command-line parsing: pure, so it is tested without spawning anything.
+import { UsageError } from "./errors.ts";
+
+export const COMMANDS = ["run", "check-config"] as const;
+export type Command = (typeof COMMANDS)[number] | "version" | "help";
+
+export interface Cli {
+  command: Command;
+  config?: string;
+  verbose: boolean;
+  quiet: boolean;
+  once: boolean;
+  jsonLogs: boolean;
+  json: boolean;
+  thingName?: string;
+  /** positional arguments after the command */
+  args: string[];
+  /** --name value options a command takes (e.g. install --sha256) */
+  options: Record<string, string>;
+}
+
+// Options that take a value, per command; shared ones are listed under "*".
+const VALUE_OPTIONS: Record<string, readonly string[]> = {
+  "*": ["-c", "--config", "-t", "--thing-name"],
+};
+
+export const HELP = `otter — over-the-air update agent
+
+Usage:
+  otter [run] [-c FILE] [-v|-q] [--once] [--json-logs] [-t THING]
+  otter check-config [-c FILE]
+  otter --version | --help
+
+Commands:
+  run            check for updates and apply them (default); a daemon unless --once
+  check-config   validate the config and print the effective values, secrets masked
+
+Options:
+  -c, --config FILE   config file (default $OTTER_CONFIG, then /etc/otter/otter.ini)
+  -t, --thing-name T  AWS IoT thing name (overrides [broker] thing_name)
+  -v, --verbose       log DEBUG and up
+  -q, --quiet         log ERROR only
+  --once              check once, run what is due, exit with its code
+  --json-logs         log JSON lines instead of text
+  --json              machine-readable output (status, plan)
+
+Exit codes: 0 ok or nothing to do, 1 update failed, 2 usage/config error or lock held,
+3 retry later (postponed, waiting), 4 restart requested (run again after the reboot).
+`;
+
+/** Parse argv (without node/bun and the script). Throws UsageError naming the bad word. */
+export function parseCli(argv: readonly string[]): Cli {
+  const cli: Cli = { command: "run", verbose: false, quiet: false, once: false, jsonLogs: false, json: false, args: [], options: {} };
+  let commandSeen = false;
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    const [flag, inline] = word.startsWith("--") && word.includes("=") ? [word.slice(0, word.indexOf("=")), word.slice(word.indexOf("=") + 1)] : [word, undefined];
+    const takesValue = [...VALUE_OPTIONS["*"]!, ...(VALUE_OPTIONS[cli.command] ?? [])].includes(flag);
+    if (takesValue) {
+      const value = inline ?? argv[++i];
+      if (value === undefined || value === "") throw new UsageError(`${flag} needs a value; see otter --help`);
+      if (flag === "-c" || flag === "--config") cli.config = value;
+      else if (flag === "-t" || flag === "--thing-name") cli.thingName = value;
+      else cli.options[flag.replace(/^--/, "")] = value;
+      continue;
+    }
+    switch (flag) {
+      case "-v": case "--verbose": cli.verbose = true; continue;
+      case "-q": case "--quiet": cli.quiet = true; continue;
+      case "--once": cli.once = true; continue;
+      case "--json-logs": cli.jsonLogs = true; continue;
+      case "--json": cli.json = true; continue;
+      case "-V": case "--version": cli.command = "version"; commandSeen = true; continue;
+      case "-h": case "--help": cli.command = "help"; commandSeen = true; continue;
+    }
+    if (word.startsWith("-")) throw new UsageError(`unknown option ${word}; see otter --help`);
+    if (!commandSeen) {
+      if (!(COMMANDS as readonly string[]).includes(word)) throw new UsageError(`unknown command "${word}"; commands: ${COMMANDS.join(", ")}`);
+      cli.command = word as Command;
+      commandSeen = true;
+      continue;
+    }
+    cli.args.push(word);
+  }
+  if (cli.verbose && cli.quiet) throw new UsageError("-v and -q contradict each other; pick one");
+  return cli;
+}

@@ -1,0 +1,57 @@
+// Logs a human can read by default ("2026-11-24T02:13:34Z INFO  message key=value"),
+// JSON lines when asked. Everything goes to stderr so stdout stays for command output.
+
+export const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
+export type Level = (typeof LEVELS)[number];
+export type Fields = Record<string, unknown>;
+
+interface Settings {
+  level: Level;
+  json: boolean;
+  write: (line: string) => void;
+}
+
+const settings: Settings = {
+  level: "WARNING",
+  json: false,
+  write: (line) => process.stderr.write(line + "\n"),
+};
+
+/** Set the level and format once the CLI and config are read. */
+export function configureLog(opts: Partial<Settings>): void {
+  Object.assign(settings, opts);
+}
+
+export function logLevel(): Level {
+  return settings.level;
+}
+
+function enabled(level: Level): boolean {
+  return LEVELS.indexOf(level) >= LEVELS.indexOf(settings.level);
+}
+
+function humanValue(v: unknown): string {
+  const s = typeof v === "string" ? v : JSON.stringify(v);
+  return /[\s"=]/.test(s ?? "") ? JSON.stringify(s) : String(s);
+}
+
+function emit(level: Level, msg: string, fields: Fields = {}): void {
+  if (!enabled(level)) return;
+  const ts = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+  if (settings.json) {
+    settings.write(JSON.stringify({ ts, level, msg, ...fields }));
+    return;
+  }
+  const extra = Object.entries(fields)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` ${k}=${humanValue(v)}`)
+    .join("");
+  settings.write(`${ts} ${level.padEnd(7)} ${msg}${extra}`);
+}
+
+export const log = {
+  debug: (msg: string, fields?: Fields) => emit("DEBUG", msg, fields),
+  info: (msg: string, fields?: Fields) => emit("INFO", msg, fields),
+  warn: (msg: string, fields?: Fields) => emit("WARNING", msg, fields),
+  error: (msg: string, fields?: Fields) => emit("ERROR", msg, fields),
+};

@@ -1,0 +1,57 @@
+// otter's entry point: parse the command line, set up logging, run the command, exit
+// with the documented code. Heavy modules are imported only by the commands that need them.
+import { existsSync } from "node:fs";
+import pkg from "../package.json" with { type: "json" };
+import { HELP, parseCli, type Cli } from "./cli.ts";
+import { loadConfig, renderConfig, type Config } from "./config.ts";
+import { EXIT, UsageError, describe, exitCodeOf, type ExitCode } from "./errors.ts";
+import { configureLog, log } from "./log.ts";
+
+export const VERSION: string = pkg.version;
+
+function configPath(cli: Cli): string {
+  const path = cli.config ?? process.env.OTTER_CONFIG ?? "/etc/otter/otter.ini";
+  if (!cli.config && !process.env.OTTER_CONFIG && !existsSync(path)) {
+    throw new UsageError(`no config: pass -c FILE (or set OTTER_CONFIG, or create ${path})`);
+  }
+  return path;
+}
+
+function readConfig(cli: Cli): Config {
+  const config = loadConfig(configPath(cli), { thingName: cli.thingName });
+  if (!cli.verbose && !cli.quiet) configureLog({ level: config.service.log_level });
+  for (const w of config.warnings) log.warn(w);
+  return config;
+}
+
+async function run(cli: Cli): Promise<ExitCode> {
+  switch (cli.command) {
+    case "version":
+      process.stdout.write(`otter ${VERSION}\n`);
+      return EXIT.ok;
+    case "help":
+      process.stdout.write(HELP);
+      return EXIT.ok;
+    case "check-config":
+      process.stdout.write(renderConfig(readConfig(cli)));
+      return EXIT.ok;
+    case "run": {
+      const { runAgent } = await import("./agent.ts");
+      return runAgent(readConfig(cli), { once: cli.once });
+    }
+  }
+}
+
+async function main(argv: string[]): Promise<ExitCode> {
+  try {
+    const cli = parseCli(argv);
+    configureLog({ json: cli.jsonLogs, level: cli.verbose ? "DEBUG" : cli.quiet ? "ERROR" : "WARNING" });
+    return await run(cli);
+  } catch (err) {
+    log.error(describe(err), { code: (err as { code?: string }).code });
+    return exitCodeOf(err);
+  }
+}
+
+// No top-level await: bun --bytecode builds CommonJS.
+void main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -1,0 +1,77 @@
+// What a job source (AWS IoT Jobs over MQTT, HTTP manifests, a file given by hand) gives
+// the pipeline and takes from it. The pipeline knows nothing of MQTT or HTTP.
+
+/** A detached signature over the file's sha256 digest. */
+export interface SignatureSpec {
+  /** base64 signature bytes */
+  value: string;
+  /** rsa-pkcs1 | rsa-pss | ecdsa | ed25519; inferred from the key when absent */
+  algorithm?: string;
+  /** PEM signer certificate that must chain to [verify] ca (AWS code-signing carries one) */
+  certificate?: string;
+}
+
+/** An update a source proposes. Validated by the source before it gets here. */
+export interface Offer {
+  /** Unique id: the AWS job id, or "channel:version:sha256-prefix" for a manifest. */
+  id: string;
+  /** "aws" | "manifest" | "manual" */
+  source: string;
+  channel?: string;
+  version: string;
+  url: string;
+  size?: number;
+  /** lowercase hex */
+  sha256?: string;
+  signature?: SignatureSpec;
+  /** boards this image is for; absent = any */
+  boards?: string[];
+  /** passed to every hook as-is */
+  meta: string;
+  force: boolean;
+  /** unpack before install */
+  archive?: "gz" | "tar.gz" | "zip";
+  /** AWS: an execution already IN_PROGRESS, with the statusDetails.state it was left in */
+  inProgressState?: string;
+}
+
+export type JobStatus = "IN_PROGRESS" | "SUCCEEDED" | "FAILED" | "REJECTED";
+
+/** One status change of a job, kept in the journal's outbox until the source acknowledges it. */
+export interface Report {
+  jobId: string;
+  /** order within the job, from 1 */
+  seq: number;
+  status: JobStatus;
+  /** Upparat's statusDetails.state vocabulary (download_start, complete_ready, ...) */
+  state: string;
+  /** short human text; never empty */
+  message: string;
+  /** extra statusDetails pairs (phase, progress, version ...), strings only */
+  details?: Record<string, string>;
+  /** ISO time the report was made */
+  at: string;
+}
+
+/** What became of a report the source was given. */
+export type Delivery = "acknowledged" | "already-terminal";
+
+export interface SourceEvents {
+  /** Something changed upstream (a notification): check again soon. */
+  wake(): void;
+  /** A job was canceled or removed upstream while it may be running. */
+  cancelled(jobId: string): void;
+}
+
+export interface Source {
+  readonly name: string;
+  /** Connect and start listening; must not throw when the upstream is unreachable (retry inside). */
+  start(events: SourceEvents): Promise<void>;
+  /** Ask for pending work once. Offers come in the order they should be considered. */
+  check(): Promise<Offer[]>;
+  /** Deliver one report; resolves once the upstream acknowledged it. Throws a transient error to retry. */
+  report(report: Report): Promise<Delivery>;
+  /** A fresh copy of an offer (AWS re-signs presigned URLs on every describe). */
+  refresh?(offer: Offer): Promise<Offer>;
+  stop(): Promise<void>;
+}
