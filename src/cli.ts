@@ -20,9 +20,13 @@ export interface Cli {
 }
 
 // Options that take a value, per command; shared ones are listed under "*".
+// --config-file is Upparat's spelling, kept so its service files work unchanged.
 const VALUE_OPTIONS: Record<string, readonly string[]> = {
-  "*": ["-c", "--config", "-t", "--thing-name"],
+  "*": ["-c", "--config", "--config-file", "-t", "--thing-name"],
 };
+
+// Positional arguments each command takes (none yet; `install URL` will).
+const MAX_ARGS: Record<Command, number> = { run: 0, "check-config": 0, version: 0, help: 0 };
 
 export const HELP = `otter — over-the-air update agent
 
@@ -36,7 +40,8 @@ Commands:
   check-config   validate the config and print the effective values, secrets masked
 
 Options:
-  -c, --config FILE   config file (default $OTTER_CONFIG, then /etc/otter/otter.ini)
+  -c, --config FILE   config file (default $OTTER_CONFIG, then /etc/otter/otter.ini);
+                      Upparat's --config-file works too
   -t, --thing-name T  AWS IoT thing name (overrides [broker] thing_name)
   -v, --verbose       log DEBUG and up
   -q, --quiet         log ERROR only
@@ -59,7 +64,7 @@ export function parseCli(argv: readonly string[]): Cli {
     if (takesValue) {
       const value = inline ?? argv[++i];
       if (value === undefined || value === "") throw new UsageError(`${flag} needs a value; see otter --help`);
-      if (flag === "-c" || flag === "--config") cli.config = value;
+      if (flag === "-c" || flag === "--config" || flag === "--config-file") cli.config = value;
       else if (flag === "-t" || flag === "--thing-name") cli.thingName = value;
       else cli.options[flag.replace(/^--/, "")] = value;
       continue;
@@ -80,6 +85,7 @@ export function parseCli(argv: readonly string[]): Cli {
       commandSeen = true;
       continue;
     }
+    if (cli.args.length >= MAX_ARGS[cli.command]) throw new UsageError(`unexpected argument "${word}" for ${cli.command}; see otter --help`);
     cli.args.push(word);
   }
   if (cli.verbose && cli.quiet) throw new UsageError("-v and -q contradict each other; pick one");
