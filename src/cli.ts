@@ -20,10 +20,14 @@ export interface Cli {
 }
 
 // Options that take a value, per command; shared ones are listed under "*".
+// --config-file is Upparat's spelling, kept so its service files work unchanged.
 const VALUE_OPTIONS: Record<string, readonly string[]> = {
-  "*": ["-c", "--config", "-t", "--thing-name"],
+  "*": ["-c", "--config", "--config-file", "-t", "--thing-name"],
   install: ["--sha256", "--version"],
 };
+
+// Positional arguments each command takes.
+const MAX_ARGS: Record<Command, number> = { run: 0, "check-config": 0, status: 0, install: 1, version: 0, help: 0 };
 
 export const HELP = `otter — over-the-air update agent
 
@@ -41,7 +45,8 @@ Commands:
   install        run the update pipeline on a file given by hand (USB stick, laptop)
 
 Options:
-  -c, --config FILE   config file (default $OTTER_CONFIG, then /etc/otter/otter.ini)
+  -c, --config FILE   config file (default $OTTER_CONFIG, then /etc/otter/otter.ini);
+                      Upparat's --config-file works too
   -t, --thing-name T  AWS IoT thing name (overrides [broker] thing_name)
   -v, --verbose       log DEBUG and up
   -q, --quiet         log ERROR only
@@ -64,7 +69,7 @@ export function parseCli(argv: readonly string[]): Cli {
     if (takesValue) {
       const value = inline ?? argv[++i];
       if (value === undefined || value === "") throw new UsageError(`${flag} needs a value; see otter --help`);
-      if (flag === "-c" || flag === "--config") cli.config = value;
+      if (flag === "-c" || flag === "--config" || flag === "--config-file") cli.config = value;
       else if (flag === "-t" || flag === "--thing-name") cli.thingName = value;
       else cli.options[flag.replace(/^--/, "")] = value;
       continue;
@@ -85,13 +90,14 @@ export function parseCli(argv: readonly string[]): Cli {
       commandSeen = true;
       continue;
     }
+    if (cli.args.length >= MAX_ARGS[cli.command]) throw new UsageError(`unexpected argument "${word}" for ${cli.command}; see otter --help`);
     cli.args.push(word);
   }
   if (cli.verbose && cli.quiet) throw new UsageError("-v and -q contradict each other; pick one");
   if (cli.command === "install") {
-    if (cli.args.length !== 1) throw new UsageError("otter install takes one URL or PATH; see otter --help");
+    if (cli.args.length !== 1) throw new UsageError("otter install needs the URL or PATH of the file; see otter --help");
     if (!cli.options.version) throw new UsageError("otter install needs --version V (the version hook confirms it after the restart)");
     if (cli.options.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(cli.options.sha256)) throw new UsageError(`--sha256: expected 64 hex digits, got "${cli.options.sha256}"`);
-  } else if (cli.args.length) throw new UsageError(`unexpected argument "${cli.args[0]}"; see otter --help`);
+  }
   return cli;
 }
