@@ -131,7 +131,7 @@ export class MqttLink {
   }
 
   private closed(): void {
-    if (this.ready) log.warn("mqtt connection lost", { host: this.o.host, port: this.o.port });
+    if (this.ready && !this.stopped) log.warn("mqtt connection lost", { host: this.o.host, port: this.o.port });
     this.ready = false;
     this.failWaiting("connection lost");
     if (this.stopped || this.reconnectTimer) return;
