@@ -1,0 +1,428 @@
+// A local stand-in for the AWS IoT Jobs service on top of a real MQTT broker: it answers the
+// device API (get, start-next, {jobId}/get incl. $next, {jobId}/update) with accepted/rejected
+// as AWS documents them (see src/sources/jobsapi.ts), publishes notify and notify-next, and
+// keeps executions with versions, step timers and AWS's state-transition rules.
+// Tests import JobsEmulator; people run `bun scripts/jobs-emulator.ts --broker mqtt://…`
+// and drive it over a small HTTP control API (scripts/jobs-emulator-http.ts).
+import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
+import {
+  DEVICE_STATUSES, TERMINAL, epochSeconds, jobsTopic,
+  type ErrorCode, type Execution, type ExecutionState, type ExecutionStatus, type ExecutionSummary,
+} from "../src/sources/jobsapi.ts";
+import { problemOf } from "../src/sources/statusdetails.ts";
+
+/** One update request as received, with what the emulator answered. */
+export interface UpdateRecord {
+  at: number;
+  status: unknown;
+  statusDetails?: Record<string, string>;
+  clientToken?: string;
+  outcome: "accepted" | ErrorCode;
+}
+
+interface Exec {
+  jobId: string;
+  thingName: string;
+  status: ExecutionStatus;
+  statusDetails?: Record<string, string>;
+  queuedAt: number;
+  startedAt?: number;
+  lastUpdatedAt: number;
+  versionNumber: number;
+  executionNumber: number;
+  stepTimer?: ReturnType<typeof setTimeout>;
+  jobTimer?: ReturnType<typeof setTimeout>;
+  updates: UpdateRecord[];
+}
+
+export type ExecutionView = Omit<Exec, "stepTimer" | "jobTimer">;
+
+export interface JobSpec {
+  jobId: string;
+  document: unknown;
+  things?: string[];
+  groups?: string[];
+  /** AWS timeoutConfig.inProgressTimeoutInMinutes */
+  inProgressTimeoutMinutes?: number;
+}
+
+export type Operation = "get" | "start-next" | "describe" | "update";
+
+export interface EmulatorOptions {
+  /** mqtt://host:port of the broker */
+  broker: string;
+  clientId?: string;
+  /** how long a "minute" of step timeouts lasts, so tests can expire timers quickly */
+  minuteMs?: number;
+  mqtt?: IClientOptions;
+}
+
+type Answer = { accepted: Record<string, unknown> } | { rejected: { code: ErrorCode; message: string; executionState?: ExecutionState } };
+
+const PRESIGN = /\$\{aws:iot:s3-presigned-url:([^}]+)\}/g;
+const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+
+function rejected(code: ErrorCode, message: string, exec?: Exec): Answer {
+  return { rejected: { code, message, ...(exec ? { executionState: stateOf(exec) } : {}) } };
+}
+
+function stateOf(e: Exec): ExecutionState {
+  return { status: e.status, ...(e.statusDetails ? { statusDetails: e.statusDetails } : {}), versionNumber: e.versionNumber };
+}
+
+function summaryOf(e: Exec): ExecutionSummary {
+  const { jobId, queuedAt, startedAt, lastUpdatedAt, versionNumber, executionNumber } = e;
+  return { jobId, queuedAt, ...(startedAt ? { startedAt } : {}), lastUpdatedAt, versionNumber, executionNumber };
+}
+
+function stepTimeout(v: unknown): number | undefined | "bad" {
+  if (v === undefined) return undefined;
+  return v === -1 || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 10080) ? (v as number) : "bad";
+}
+
+export class JobsEmulator {
+  private client?: MqttClient;
+  private readonly jobs = new Map<string, JobSpec & { things: string[] }>();
+  private readonly execs = new Map<string, Map<string, Exec>>(); // thing → jobId → execution
+  private readonly groups = new Map<string, string[]>();
+  private readonly counts = new Map<string, { received: number; sent: number }>();
+  private readonly faults: { thing: string; op: Operation; code: ErrorCode; count: number }[] = [];
+  private readonly waiters = new Set<() => void>();
+  private signatures = 0;
+  private readonly minuteMs: number;
+
+  constructor(private readonly opts: EmulatorOptions) {
+    this.minuteMs = opts.minuteMs ?? 60_000;
+  }
+
+  /** Connect as the service and serve every thing's jobs topics. */
+  async start(): Promise<void> {
+    const client = mqtt.connect(this.opts.broker, { clientId: this.opts.clientId ?? `jobs-emulator-${process.pid}`, reconnectPeriod: 200, ...this.opts.mqtt });
+    this.client = client;
+    let subscribed!: () => void;
+    const ready = new Promise<void>((resolve) => (subscribed = resolve));
+    client.on("message", (topic, payload) => this.onMessage(topic, payload));
+    client.on("connect", () => {
+      client.subscribeAsync("$aws/things/+/jobs/#", { qos: 1 }).then(() => (subscribed(), this.changed()), () => {});
+    });
+    client.on("error", () => {}); // reconnects on its own; tests restart the broker on purpose
+    await ready;
+  }
+
+  async stop(): Promise<void> {
+    for (const e of this.allExecs()) this.clearTimers(e);
+    await this.client?.endAsync(true);
+  }
+
+  /** Whether the emulator is connected to the broker (it reconnects after a broker restart). */
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  defineGroup(name: string, things: string[]): void {
+    this.groups.set(name, [...things]);
+  }
+
+  /** Queue an execution of a new job for each target thing (things and members of groups). */
+  createJob(spec: JobSpec): void {
+    if (!JOB_ID.test(spec.jobId)) throw new Error(`job id "${spec.jobId}" must be 1-64 of [a-zA-Z0-9_-]`);
+    if (this.jobs.has(spec.jobId)) throw new Error(`job ${spec.jobId} already exists`);
+    const things = [...new Set([...(spec.things ?? []), ...(spec.groups ?? []).flatMap((g) => this.groups.get(g) ?? [])])];
+    if (!things.length) throw new Error(`job ${spec.jobId} has no targets`);
+    this.jobs.set(spec.jobId, { ...spec, things });
+    const now = epochSeconds();
+    for (const thing of things) {
+      this.change(thing, () => {
+        const e: Exec = { jobId: spec.jobId, thingName: thing, status: "QUEUED", queuedAt: now, lastUpdatedAt: now, versionNumber: 1, executionNumber: 1, updates: [] };
+        this.thingExecs(thing).set(spec.jobId, e);
+      });
+    }
+  }
+
+  /** CancelJob: QUEUED executions become CANCELED; with force, IN_PROGRESS ones too. */
+  cancelJob(jobId: string, opts: { force?: boolean } = {}): void {
+    for (const e of this.execsOf(jobId)) {
+      if (e.status === "QUEUED" || (opts.force && e.status === "IN_PROGRESS")) this.change(e.thingName, () => this.finish(e, "CANCELED"));
+    }
+  }
+
+  /** DeleteJobExecution: the execution disappears (an IN_PROGRESS one only with force). */
+  deleteExecution(jobId: string, thing: string, opts: { force?: boolean } = {}): void {
+    const e = this.execs.get(thing)?.get(jobId);
+    if (!e) throw new Error(`no execution of ${jobId} on ${thing}`);
+    if (e.status === "IN_PROGRESS" && !opts.force) throw new Error(`execution of ${jobId} on ${thing} is IN_PROGRESS; delete it with force`);
+    this.change(thing, () => {
+      this.clearTimers(e);
+      this.execs.get(thing)!.delete(jobId);
+    });
+  }
+
+  /** Every execution of a job: status, statusDetails, versions and the updates received, in order. */
+  listExecutions(jobId: string): ExecutionView[] {
+    return this.execsOf(jobId).map((e) => this.view(e));
+  }
+
+  execution(jobId: string, thing: string): ExecutionView | undefined {
+    const e = this.execs.get(thing)?.get(jobId);
+    return e && this.view(e);
+  }
+
+  /** Messages the service received from and sent to one thing. */
+  messages(thing: string): { received: number; sent: number } {
+    return { ...(this.counts.get(thing) ?? { received: 0, sent: 0 }) };
+  }
+
+  /** Answer the next `count` requests of `op` from `thing` with a rejection, changing nothing. */
+  injectFault(thing: string, code: ErrorCode, opts: { op?: Operation; count?: number } = {}): void {
+    this.faults.push({ thing, op: opts.op ?? "update", code, count: opts.count ?? 1 });
+  }
+
+  /** Resolves once `ready()` holds; re-checked after every request and change. */
+  until<T>(ready: () => T | undefined | false): Promise<T> {
+    return new Promise((resolve) => {
+      const check = () => {
+        const v = ready();
+        if (v) {
+          this.waiters.delete(check);
+          resolve(v);
+        }
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  private changed(): void {
+    for (const w of [...this.waiters]) w();
+  }
+
+  private view(e: Exec): ExecutionView {
+    const { stepTimer: _s, jobTimer: _j, ...rest } = e;
+    return structuredClone(rest);
+  }
+
+  private thingExecs(thing: string): Map<string, Exec> {
+    let m = this.execs.get(thing);
+    if (!m) this.execs.set(thing, (m = new Map()));
+    return m;
+  }
+
+  private allExecs(): Exec[] {
+    return [...this.execs.values()].flatMap((m) => [...m.values()]);
+  }
+
+  private execsOf(jobId: string): Exec[] {
+    return this.allExecs().filter((e) => e.jobId === jobId);
+  }
+
+  private count(thing: string, what: "received" | "sent"): void {
+    const c = this.counts.get(thing) ?? { received: 0, sent: 0 };
+    c[what]++;
+    this.counts.set(thing, c);
+  }
+
+  /** Pending executions in AWS's order: IN_PROGRESS first, then by queuedAt (then creation). */
+  private pending(thing: string): Exec[] {
+    const list = [...(this.execs.get(thing)?.values() ?? [])].filter((e) => e.status === "QUEUED" || e.status === "IN_PROGRESS");
+    const rank = (e: Exec) => (e.status === "IN_PROGRESS" ? 0 : 1);
+    return list.sort((a, b) => rank(a) - rank(b) || a.queuedAt - b.queuedAt);
+  }
+
+  /** The job document as the device sees it: presigned-URL placeholders signed afresh. */
+  private documentOf(jobId: string): unknown {
+    const sign = (v: unknown): unknown => {
+      if (typeof v === "string") return v.replace(PRESIGN, (_, url: string) => `${url}${url.includes("?") ? "&" : "?"}sig=${++this.signatures}`);
+      if (Array.isArray(v)) return v.map(sign);
+      if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sign(x)]));
+      return v;
+    };
+    return sign(this.jobs.get(jobId)?.document);
+  }
+
+  private executionOf(e: Exec, withDocument = true): Execution {
+    const job = this.jobs.get(e.jobId);
+    const out: Execution = { ...summaryOf(e), thingName: e.thingName, status: e.status, ...(e.statusDetails ? { statusDetails: e.statusDetails } : {}) };
+    if (withDocument) out.jobDocument = this.documentOf(e.jobId);
+    if (e.status === "IN_PROGRESS" && (e.stepTimer || job?.inProgressTimeoutMinutes)) out.approximateSecondsBeforeTimedOut = 60;
+    return out;
+  }
+
+  /** Run a mutation for one thing and publish notify / notify-next when what is pending changed. */
+  private change(thing: string, mutate: () => void, answer?: () => void): void {
+    const before = this.pending(thing);
+    mutate();
+    answer?.(); // the requester hears its answer before the notifications it caused
+    const after = this.pending(thing);
+    const key = (l: Exec[]) => l.map((e) => `${e.jobId}:${e.status}`).join(",");
+    const timestamp = epochSeconds();
+    if (key(before) !== key(after)) {
+      const jobs: Record<string, ExecutionSummary[]> = {};
+      for (const e of after) (jobs[e.status] ??= []).push(summaryOf(e));
+      this.publish(thing, jobsTopic(thing, "notify"), { timestamp, jobs });
+    }
+    if (before[0]?.jobId !== after[0]?.jobId) {
+      this.publish(thing, jobsTopic(thing, "notify-next"), { timestamp, ...(after[0] ? { execution: this.executionOf(after[0]) } : {}) });
+    }
+    this.changed();
+  }
+
+  private publish(thing: string, topic: string, body: unknown): void {
+    this.count(thing, "sent");
+    this.client?.publish(topic, JSON.stringify(body), { qos: 1 });
+  }
+
+  private onMessage(topic: string, payload: Buffer): void {
+    const parts = topic.split("/");
+    if (parts.length < 5 || parts[0] !== "$aws" || parts[1] !== "things" || parts[3] !== "jobs") return;
+    const thing = parts[2]!;
+    const rest = parts.slice(4);
+    const last = rest[rest.length - 1];
+    if (last === "accepted" || last === "rejected" || (rest.length === 1 && (last === "notify" || last === "notify-next"))) return;
+    this.count(thing, "received");
+    let req: Record<string, unknown> = {};
+    try {
+      const text = payload.toString("utf8");
+      req = text.trim() ? JSON.parse(text) : {};
+      if (typeof req !== "object" || req === null || Array.isArray(req)) throw new Error("not an object");
+    } catch {
+      return this.answer(thing, topic, undefined, rejected("InvalidJson", "the request is not a JSON object"));
+    }
+    const token = typeof req.clientToken === "string" ? req.clientToken : undefined;
+    const op: Operation | undefined =
+      rest.length === 1 && rest[0] === "get" ? "get"
+      : rest.length === 1 && rest[0] === "start-next" ? "start-next"
+      : rest.length === 2 && rest[1] === "get" ? "describe"
+      : rest.length === 2 && rest[1] === "update" ? "update"
+      : undefined;
+    if (!op) return this.answer(thing, topic, token, rejected("InvalidTopic", `${topic} is not a jobs API topic`));
+    const fault = this.faults.find((f) => f.thing === thing && f.op === op && f.count > 0);
+    if (fault) {
+      fault.count--;
+      if (op === "update") this.record(thing, rest[0]!, req, token, fault.code);
+      return this.answer(thing, topic, token, rejected(fault.code, `injected ${fault.code}`));
+    }
+    let answer: Answer | undefined;
+    this.change(thing, () => {
+      if (op === "get") answer = this.getPending(thing);
+      else if (op === "start-next") answer = this.startNext(thing, req);
+      else if (op === "describe") answer = this.describe(thing, rest[0]!, req);
+      else answer = this.update(thing, rest[0]!, req, token);
+    }, () => this.answer(thing, topic, token, answer!));
+  }
+
+  private answer(thing: string, topic: string, clientToken: string | undefined, a: Answer): void {
+    const extra = { timestamp: epochSeconds(), ...(clientToken !== undefined ? { clientToken } : {}) };
+    if ("accepted" in a) this.publish(thing, `${topic}/accepted`, { ...a.accepted, ...extra });
+    else this.publish(thing, `${topic}/rejected`, { ...a.rejected, ...extra });
+    this.changed();
+  }
+
+  private getPending(thing: string): Answer {
+    const list = this.pending(thing);
+    return {
+      accepted: {
+        inProgressJobs: list.filter((e) => e.status === "IN_PROGRESS").map(summaryOf),
+        queuedJobs: list.filter((e) => e.status === "QUEUED").map(summaryOf),
+      },
+    };
+  }
+
+  private startNext(thing: string, req: Record<string, unknown>): Answer {
+    const problem = req.statusDetails !== undefined ? problemOf(req.statusDetails) : undefined;
+    if (problem) return rejected("InvalidRequest", problem);
+    const step = stepTimeout(req.stepTimeoutInMinutes);
+    if (step === "bad") return rejected("InvalidRequest", "stepTimeoutInMinutes must be 1-10080 or -1");
+    const e = this.pending(thing)[0];
+    if (!e) return { accepted: {} };
+    if (e.status === "QUEUED") this.apply(e, "IN_PROGRESS", req.statusDetails as Record<string, string> | undefined, step);
+    return { accepted: { execution: this.executionOf(e) } };
+  }
+
+  private describe(thing: string, jobId: string, req: Record<string, unknown>): Answer {
+    const e = jobId === "$next" ? this.pending(thing)[0] : this.execs.get(thing)?.get(jobId);
+    if (!e) return jobId === "$next" ? { accepted: {} } : rejected("ResourceNotFound", `no execution of ${jobId} for ${thing}`);
+    if (req.executionNumber !== undefined && req.executionNumber !== e.executionNumber) return rejected("ResourceNotFound", `no execution number ${req.executionNumber}`);
+    if (TERMINAL.includes(e.status)) return rejected("TerminalStateReached", `execution of ${jobId} is ${e.status}`);
+    return { accepted: { execution: this.executionOf(e, req.includeJobDocument !== false) } };
+  }
+
+  private update(thing: string, jobId: string, req: Record<string, unknown>, token?: string): Answer {
+    const outcome = this.tryUpdate(thing, jobId, req);
+    const code = "rejected" in outcome ? outcome.rejected.code : "accepted";
+    this.record(thing, jobId, req, token, code);
+    return outcome;
+  }
+
+  private tryUpdate(thing: string, jobId: string, req: Record<string, unknown>): Answer {
+    const status = req.status as ExecutionStatus;
+    if (!DEVICE_STATUSES.includes(status)) return rejected("InvalidRequest", `status must be one of ${DEVICE_STATUSES.join(", ")}, got ${JSON.stringify(req.status)}`);
+    const problem = req.statusDetails !== undefined ? problemOf(req.statusDetails) : undefined;
+    if (problem) return rejected("InvalidRequest", problem);
+    const step = stepTimeout(req.stepTimeoutInMinutes);
+    if (step === "bad") return rejected("InvalidRequest", "stepTimeoutInMinutes must be 1-10080 or -1");
+    const e = this.execs.get(thing)?.get(jobId);
+    if (!e) return rejected("ResourceNotFound", `no execution of ${jobId} for ${thing}`);
+    if (req.executionNumber !== undefined && req.executionNumber !== e.executionNumber) return rejected("ResourceNotFound", `no execution number ${req.executionNumber}`);
+    if (TERMINAL.includes(e.status)) return rejected("InvalidStateTransition", `execution of ${jobId} is already ${e.status}`, e);
+    if (req.expectedVersion !== undefined && req.expectedVersion !== e.versionNumber) {
+      return rejected("VersionMismatch", `expected version ${req.expectedVersion}, current is ${e.versionNumber}`, e);
+    }
+    this.apply(e, status, req.statusDetails as Record<string, string> | undefined, step);
+    return {
+      accepted: {
+        ...(req.includeJobExecutionState === true ? { executionState: stateOf(e) } : {}),
+        ...(req.includeJobDocument === true ? { jobDocument: this.documentOf(jobId) } : {}),
+      },
+    };
+  }
+
+  private record(thing: string, jobId: string, req: Record<string, unknown>, token: string | undefined, outcome: UpdateRecord["outcome"]): void {
+    const e = this.execs.get(thing)?.get(jobId);
+    const details = req.statusDetails as Record<string, string> | undefined;
+    e?.updates.push({ at: Date.now(), status: req.status, ...(details ? { statusDetails: structuredClone(details) } : {}), ...(token ? { clientToken: token } : {}), outcome });
+  }
+
+  private apply(e: Exec, status: ExecutionStatus, details: Record<string, string> | undefined, step: number | undefined): void {
+    const now = epochSeconds();
+    if (e.status === "QUEUED" && status === "IN_PROGRESS") {
+      e.startedAt = now;
+      const minutes = this.jobs.get(e.jobId)?.inProgressTimeoutMinutes;
+      if (minutes) e.jobTimer = this.timer(e, minutes);
+    }
+    e.status = status;
+    if (details) e.statusDetails = { ...details };
+    e.versionNumber++;
+    e.lastUpdatedAt = now;
+    if (TERMINAL.includes(status)) return this.clearTimers(e);
+    if (step !== undefined) {
+      clearTimeout(e.stepTimer);
+      e.stepTimer = step === -1 ? undefined : this.timer(e, step);
+    }
+  }
+
+  private finish(e: Exec, status: ExecutionStatus): void {
+    e.status = status;
+    e.versionNumber++;
+    e.lastUpdatedAt = epochSeconds();
+    this.clearTimers(e);
+  }
+
+  private timer(e: Exec, minutes: number): ReturnType<typeof setTimeout> {
+    const t = setTimeout(() => {
+      if (e.status === "IN_PROGRESS" || e.status === "QUEUED") this.change(e.thingName, () => this.finish(e, "TIMED_OUT"));
+    }, minutes * this.minuteMs);
+    t.unref?.();
+    return t;
+  }
+
+  private clearTimers(e: Exec): void {
+    clearTimeout(e.stepTimer);
+    clearTimeout(e.jobTimer);
+    e.stepTimer = e.jobTimer = undefined;
+  }
+}
+
+if (import.meta.main) {
+  const { main } = await import("./jobs-emulator-http.ts");
+  await main(process.argv.slice(2));
+}

@@ -1,0 +1,258 @@
+// The AWS IoT Jobs source: pending work, job documents and status reports over MQTT, as
+// AWS documents the device API (names in ./jobsapi.ts) and as Upparat uses it.
+//
+// - Subscriptions, fixed and made again on every connect (so nothing per job to remove):
+//   notify, notify-next, get/+, +/get/+ and +/update/+ under $aws/things/{thing}/jobs/.
+// - check(): `get`; jobs whose id lacks [broker] job_prefix are not ours and ignored. More
+//   than one IN_PROGRESS → each FAILED `error_multiple_in_progress` (like Upparat); then the
+//   single IN_PROGRESS one, else the oldest QUEUED, is described (`{jobId}/get`) and its
+//   document validated. An invalid document or wrong action is REJECTED here, by the source,
+//   with state `job_invalid` and the one-line reason, and never offered; the next one is tried.
+// - report(): `{jobId}/update` at QoS 1 with a clientToken; "acknowledged" on accepted.
+//   InvalidStateTransition, TerminalStateReached and ResourceNotFound mean the execution has
+//   already ended (or is gone) upstream: "already-terminal", and for a non-final report the
+//   job counts as cancelled. RequestThrottled, InternalError, no answer or a lost connection:
+//   a transient error (the pipeline retries with backoff). Anything else: SourceRejected.
+// - Cancellation: a job offered and not yet finished that vanishes from notify (or that
+//   notify-next shows is no longer first/pending) → events.cancelled(jobId).
+import type { Config } from "../config.ts";
+import { Cancelled, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../errors.ts";
+import { log } from "../log.ts";
+import { offerFromJob } from "./jobdoc.ts";
+import { TERMINAL, jobsTopic, type Execution, type ExecutionState, type ExecutionSummary } from "./jobsapi.ts";
+import { MqttLink, type Answer } from "./mqttlink.ts";
+import type { Delivery, Offer, Report, Source, SourceEvents } from "./source.ts";
+import { sanitize } from "./statusdetails.ts";
+
+export interface AwsJobsOptions {
+  /** wait this long for an answer (or for the broker) before a transient failure */
+  answerTimeoutMs?: number;
+  reconnectBaseMs?: number;
+  reconnectCapMs?: number;
+  /** least time between two IN_PROGRESS updates of one job (AWS throttles chatty devices) */
+  minProgressIntervalMs?: number;
+}
+
+const DEFAULTS: Required<AwsJobsOptions> = { answerTimeoutMs: 30_000, reconnectBaseMs: 1_000, reconnectCapMs: 120_000, minProgressIntervalMs: 1_000 };
+/** A ListNotification carries at most 15 executions: a longer list may leave ours out. */
+const NOTIFY_LIMIT = 15;
+
+export function createAwsJobsSource(config: Config, opts: AwsJobsOptions = {}): Source {
+  return new AwsJobsSource(config, { ...DEFAULTS, ...opts });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function summaries(v: unknown): ExecutionSummary[] {
+  return Array.isArray(v) ? v.filter((s) => typeof s?.jobId === "string") : [];
+}
+
+class AwsJobsSource implements Source {
+  readonly name = "aws";
+  private link?: MqttLink;
+  private events?: SourceEvents;
+  private readonly thing: string;
+  private readonly prefix: string;
+  /** jobs offered and not yet finished, with the status last seen upstream */
+  private readonly active = new Map<string, "QUEUED" | "IN_PROGRESS">();
+  private readonly versions = new Map<string, number>();
+  private readonly lastProgress = new Map<string, number>();
+
+  constructor(private readonly config: Config, private readonly o: Required<AwsJobsOptions>) {
+    this.thing = config.broker.thing_name;
+    this.prefix = config.broker.job_prefix;
+  }
+
+  async start(events: SourceEvents): Promise<void> {
+    this.events = events;
+    const b = this.config.broker;
+    this.link = new MqttLink({
+      host: b.host,
+      port: b.port ?? (b.cafile ? 8883 : 1883),
+      clientId: b.client_id ?? b.thing_name,
+      keepaliveSeconds: b.keepalive,
+      tls: b.cafile && b.certfile && b.keyfile ? { cafile: b.cafile, certfile: b.certfile, keyfile: b.keyfile } : undefined,
+      subscriptions: ["notify", "notify-next", "get/+", "+/get/+", "+/update/+"].map((t) => jobsTopic(this.thing, t)),
+      answerTimeoutMs: this.o.answerTimeoutMs,
+      reconnectBaseMs: this.o.reconnectBaseMs,
+      reconnectCapMs: this.o.reconnectCapMs,
+      // Notifications are not replayed after a reconnect: ask for pending work every time.
+      onConnect: () => events.wake(),
+      onMessage: (topic, body) => this.notified(topic, body),
+    });
+    await this.link.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.link?.stop();
+  }
+
+  async check(): Promise<Offer[]> {
+    const a = await this.request(jobsTopic(this.thing, "get"), {});
+    if (!a.accepted) throw this.failure(a, "asking for pending jobs");
+    let inProgress = summaries(a.body.inProgressJobs).filter((s) => s.jobId.startsWith(this.prefix));
+    const queued = summaries(a.body.queuedJobs).filter((s) => s.jobId.startsWith(this.prefix));
+    queued.sort((x, y) => (x.queuedAt ?? 0) - (y.queuedAt ?? 0));
+    if (inProgress.length > 1) {
+      await this.failAll(inProgress.map((s) => s.jobId));
+      inProgress = [];
+    }
+    for (const s of [...inProgress, ...queued]) {
+      const offer = await this.offer(s.jobId);
+      if (offer) return [offer];
+    }
+    return [];
+  }
+
+  async refresh(offer: Offer): Promise<Offer> {
+    const exec = await this.execution(offer.id);
+    if (!exec) {
+      this.cancelled(offer.id);
+      throw new Cancelled(`job ${offer.id} is no longer pending on AWS (canceled, removed or ended)`);
+    }
+    return { ...offer, url: offerFromJob(offer.id, exec.jobDocument, this.prefix).url };
+  }
+
+  async report(r: Report): Promise<Delivery> {
+    const final = r.status !== "IN_PROGRESS";
+    if (final) this.active.delete(r.jobId);
+    else await this.pace(r.jobId);
+    const pairs: Record<string, string> = { state: r.state, message: r.message };
+    for (const [k, v] of Object.entries(r.details ?? {})) if (!(k in pairs)) pairs[k] = v;
+    const step = this.config.broker.step_timeout;
+    const body = {
+      status: r.status,
+      statusDetails: sanitize(pairs),
+      includeJobExecutionState: true,
+      ...(!final && step ? { stepTimeoutInMinutes: step } : {}),
+    };
+    return this.update(r, body, true);
+  }
+
+  private async update(r: Report, body: Record<string, unknown>, mayRetry: boolean): Promise<Delivery> {
+    const version = this.versions.get(r.jobId);
+    const a = await this.request(jobsTopic(this.thing, r.jobId, "update"), { ...body, ...(version ? { expectedVersion: version } : {}) });
+    const state = a.body.executionState as ExecutionState | undefined;
+    if (a.accepted) {
+      if (state?.versionNumber) this.versions.set(r.jobId, state.versionNumber);
+      if (r.status === "IN_PROGRESS" && this.active.has(r.jobId)) this.active.set(r.jobId, "IN_PROGRESS");
+      if (r.status !== "IN_PROGRESS") this.forget(r.jobId);
+      return "acknowledged";
+    }
+    const code = a.body.code;
+    const ended = code === "InvalidStateTransition" || code === "TerminalStateReached" || code === "ResourceNotFound" || (state && TERMINAL.includes(state.status));
+    if (ended) {
+      log.info("job already ended on AWS; report dropped", { job: r.jobId, status: r.status, state: r.state, aws: code, now: state?.status });
+      if (r.status === "IN_PROGRESS") this.cancelled(r.jobId);
+      this.forget(r.jobId);
+      return "already-terminal";
+    }
+    if (code === "VersionMismatch" && state?.versionNumber) {
+      // Someone else updated the execution (another agent with this thing name?): say so, then
+      // take the current version and send once more.
+      log.warn("job execution was updated by someone else", { job: r.jobId, expected: version, current: state.versionNumber });
+      this.versions.set(r.jobId, state.versionNumber);
+      if (mayRetry) return this.update(r, body, false);
+    }
+    throw this.failure(a, `the ${r.status} update of job ${r.jobId}`);
+  }
+
+  /** At most one IN_PROGRESS update per job per interval: wait for the rest of it. */
+  private async pace(jobId: string): Promise<void> {
+    const wait = (this.lastProgress.get(jobId) ?? -Infinity) + this.o.minProgressIntervalMs - Date.now();
+    if (wait > 0) await sleep(wait);
+    this.lastProgress.set(jobId, Date.now());
+  }
+
+  private forget(jobId: string): void {
+    this.active.delete(jobId);
+    this.versions.delete(jobId);
+    this.lastProgress.delete(jobId);
+  }
+
+  /** Describe one execution; undefined when it is gone or already ended. */
+  private async execution(jobId: string): Promise<Execution | undefined> {
+    const a = await this.request(jobsTopic(this.thing, jobId, "get"), { includeJobDocument: true });
+    if (!a.accepted) {
+      if (a.body.code === "ResourceNotFound" || a.body.code === "TerminalStateReached") return undefined;
+      throw this.failure(a, `describing job ${jobId}`);
+    }
+    const exec = a.body.execution as Execution | undefined;
+    if (!exec || TERMINAL.includes(exec.status)) return undefined;
+    if (exec.versionNumber) this.versions.set(jobId, exec.versionNumber);
+    return exec;
+  }
+
+  /** The offer for one pending job, or undefined after rejecting a bad document upstream. */
+  private async offer(jobId: string): Promise<Offer | undefined> {
+    const exec = await this.execution(jobId);
+    if (!exec) return undefined;
+    let offer: Offer;
+    try {
+      offer = offerFromJob(jobId, exec.jobDocument, this.prefix);
+    } catch (err) {
+      if (!(err instanceof JobInvalid)) throw err;
+      log.warn("job rejected", { job: jobId, reason: err.message });
+      await this.report({ jobId, seq: 0, status: "REJECTED", state: "job_invalid", message: err.message, at: new Date().toISOString() });
+      return undefined;
+    }
+    if (exec.status === "IN_PROGRESS") offer.inProgressState = exec.statusDetails?.state ?? "";
+    this.active.set(jobId, exec.status === "IN_PROGRESS" ? "IN_PROGRESS" : "QUEUED");
+    return offer;
+  }
+
+  private async failAll(jobIds: string[]): Promise<void> {
+    const message = `More than one job IN_PROGRESS: ${jobIds.join(", ")}`;
+    log.error(message);
+    for (const jobId of jobIds) {
+      await this.report({ jobId, seq: 0, status: "FAILED", state: "error_multiple_in_progress", message, at: new Date().toISOString() });
+    }
+  }
+
+  private request(topic: string, body: Record<string, unknown>): Promise<Answer> {
+    if (!this.link) throw new SourceUnavailable("AWS jobs source not started");
+    return this.link.request(topic, body);
+  }
+
+  /** The error for a rejected request: retry later for throttling and AWS-side errors only. */
+  private failure(a: Answer, what: string): Error {
+    const code = String(a.body.code ?? "unknown");
+    const text = `AWS rejected ${what}: ${code}: ${String(a.body.message ?? "")}`.trim();
+    if (code === "RequestThrottled" || code === "InternalError") return new ReportUnacknowledged(`${text}; retrying later`);
+    return new SourceRejected(text);
+  }
+
+  private cancelled(jobId: string): void {
+    if (!this.active.has(jobId)) return;
+    this.active.delete(jobId);
+    log.warn("job canceled or removed on AWS", { job: jobId });
+    this.events?.cancelled(jobId);
+  }
+
+  private notified(topic: string, body: Record<string, unknown>): void {
+    try {
+      if (topic === jobsTopic(this.thing, "notify")) this.onList(body);
+      else if (topic === jobsTopic(this.thing, "notify-next")) this.onNext(body);
+    } catch (err) {
+      log.warn("bad jobs notification ignored", { topic, error: describe(err) });
+    }
+  }
+
+  private onList(body: Record<string, unknown>): void {
+    const jobs = (body.jobs ?? {}) as Record<string, unknown>;
+    const listed = [...summaries(jobs.IN_PROGRESS), ...summaries(jobs.QUEUED)].map((s) => s.jobId);
+    if (listed.length < NOTIFY_LIMIT) for (const id of [...this.active.keys()]) if (!listed.includes(id)) this.cancelled(id);
+    if (listed.some((id) => id.startsWith(this.prefix) && !this.active.has(id))) this.events?.wake();
+  }
+
+  private onNext(body: Record<string, unknown>): void {
+    const next = body.execution as Execution | undefined;
+    // Nothing pending at all, or a QUEUED job first: no job of ours is IN_PROGRESS any more.
+    for (const [id, status] of [...this.active]) {
+      if (id !== next?.jobId && (!next || (next.status === "QUEUED" && status === "IN_PROGRESS"))) this.cancelled(id);
+    }
+    if (next?.jobId.startsWith(this.prefix) && !this.active.has(next.jobId)) this.events?.wake();
+  }
+}

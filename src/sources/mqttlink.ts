@@ -1,0 +1,189 @@
+// One MQTT connection for a job source: QoS 1, its own reconnect loop with exponential
+// backoff and full jitter (a fleet must not stampede a restarted broker), subscriptions made
+// again on every connect, and request/answer pairs correlated by clientToken.
+// mqtt.js is imported on start() only, so `otter --version` never loads it.
+import { readFileSync } from "node:fs";
+import type { IClientOptions, MqttClient } from "mqtt";
+import { ReportUnacknowledged, SourceUnavailable } from "../errors.ts";
+import { log } from "../log.ts";
+
+export interface LinkOptions {
+  host: string;
+  port: number;
+  clientId: string;
+  keepaliveSeconds: number;
+  /** mutual TLS: CA, client certificate and key files */
+  tls?: { cafile: string; certfile: string; keyfile: string };
+  /** topic filters subscribed (QoS 1) on every connect, before onConnect runs */
+  subscriptions: string[];
+  /** how long to wait for an answer or for the connection */
+  answerTimeoutMs: number;
+  reconnectBaseMs: number;
+  reconnectCapMs: number;
+  /** connected and subscribed (again): time to ask for what was missed */
+  onConnect(): void;
+  /** a message that is not an answer to one of our requests */
+  onMessage(topic: string, body: Record<string, unknown>): void;
+}
+
+/** An answer to a request: which topic it came on and its JSON body. */
+export interface Answer {
+  accepted: boolean;
+  body: Record<string, unknown>;
+}
+
+interface Waiting {
+  resolve(a: Answer): void;
+  reject(err: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** A delay for reconnect attempt n (0-based): uniform in [0, min(cap, base·2ⁿ)]. */
+export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
+  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30)));
+}
+
+export class MqttLink {
+  private client?: MqttClient;
+  private ready = false;
+  private stopped = false;
+  private attempt = 0;
+  private reconnectTimer?: ReturnType<typeof setTimeout>;
+  private readonly waiting = new Map<string, Waiting>();
+  private readonly readyWaiters = new Set<() => void>();
+  private readonly session = Math.random().toString(16).slice(2, 10);
+  private counter = 0;
+
+  constructor(private readonly o: LinkOptions) {}
+
+  /** Start connecting; never throws for an unreachable broker (it keeps retrying). */
+  async start(): Promise<void> {
+    const { connect } = await import("mqtt");
+    const tls = this.o.tls;
+    const options: IClientOptions = {
+      host: this.o.host,
+      port: this.o.port,
+      protocol: tls ? "mqtts" : "mqtt",
+      clientId: this.o.clientId,
+      keepalive: this.o.keepaliveSeconds,
+      clean: true,
+      reconnectPeriod: 0, // our own backoff below
+      resubscribe: false,
+      connectTimeout: this.o.answerTimeoutMs,
+      ...(tls && {
+        ca: readFileSync(tls.cafile),
+        cert: readFileSync(tls.certfile),
+        key: readFileSync(tls.keyfile),
+        rejectUnauthorized: true,
+        // AWS IoT takes MQTT on 443 only with this ALPN protocol.
+        ...(this.o.port === 443 && { ALPNProtocols: ["x-amzn-mqtt-ca"] }),
+      }),
+    };
+    const client = connect(options);
+    this.client = client;
+    client.on("connect", () => this.connected(client));
+    client.on("close", () => this.closed());
+    client.on("error", (err) => log.debug("mqtt error", { error: err.message }));
+    client.on("message", (topic, payload) => this.received(topic, payload));
+  }
+
+  get isConnected(): boolean {
+    return this.ready;
+  }
+
+  /** Publish a request with a fresh clientToken and wait for its accepted/rejected answer. */
+  async request(topic: string, body: Record<string, unknown>): Promise<Answer> {
+    await this.whenReady();
+    const clientToken = `${this.session}-${++this.counter}`;
+    return new Promise<Answer>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(clientToken);
+        reject(new ReportUnacknowledged(`no answer on ${topic}/accepted or /rejected within ${this.o.answerTimeoutMs / 1000}s`));
+      }, this.o.answerTimeoutMs);
+      this.waiting.set(clientToken, { resolve, reject, timer });
+      this.client!.publish(topic, JSON.stringify({ ...body, clientToken }), { qos: 1 }, (err) => {
+        if (err && this.waiting.delete(clientToken)) {
+          clearTimeout(timer);
+          reject(new SourceUnavailable(`publish to ${topic} failed: ${err.message}`, { cause: err }));
+        }
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.reconnectTimer);
+    this.failWaiting("source stopped");
+    await this.client?.endAsync(true).catch(() => {});
+  }
+
+  private connected(client: MqttClient): void {
+    this.attempt = 0;
+    log.info("mqtt connected", { host: this.o.host, port: this.o.port, client_id: this.o.clientId });
+    client.subscribe(this.o.subscriptions, { qos: 1 }, (err, granted) => {
+      if (err) return log.warn("mqtt subscribe failed", { error: err.message });
+      const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+      if (refused.length) log.warn("mqtt subscriptions refused by the broker", { topics: refused.join(" ") });
+      this.ready = true;
+      for (const w of [...this.readyWaiters]) w();
+      this.o.onConnect();
+    });
+  }
+
+  private closed(): void {
+    if (this.ready && !this.stopped) log.warn("mqtt connection lost", { host: this.o.host, port: this.o.port });
+    this.ready = false;
+    this.failWaiting("connection lost");
+    if (this.stopped || this.reconnectTimer) return;
+    const delay = backoffMs(this.attempt++, this.o.reconnectBaseMs, this.o.reconnectCapMs);
+    log.debug("mqtt reconnect scheduled", { in_ms: delay, attempt: this.attempt });
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (!this.stopped) this.client?.reconnect();
+    }, delay);
+  }
+
+  private received(topic: string, payload: Buffer): void {
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString("utf8"));
+    } catch {
+      return log.warn("mqtt message is not JSON; ignored", { topic });
+    }
+    if (typeof body !== "object" || body === null || Array.isArray(body)) return;
+    const b = body as Record<string, unknown>;
+    const answer = /\/(accepted|rejected)$/.exec(topic);
+    const w = answer && typeof b.clientToken === "string" ? this.waiting.get(b.clientToken) : undefined;
+    if (answer && w) {
+      this.waiting.delete(b.clientToken as string);
+      clearTimeout(w.timer);
+      return w.resolve({ accepted: answer[1] === "accepted", body: b });
+    }
+    if (!answer) this.o.onMessage(topic, b);
+  }
+
+  private failWaiting(why: string): void {
+    for (const [token, w] of this.waiting) {
+      clearTimeout(w.timer);
+      w.reject(new SourceUnavailable(`MQTT ${why} before an answer came`));
+      this.waiting.delete(token);
+    }
+  }
+
+  private whenReady(): Promise<void> {
+    if (this.ready) return Promise.resolve();
+    if (this.stopped) return Promise.reject(new SourceUnavailable("source stopped"));
+    return new Promise((resolve, reject) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.readyWaiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        this.readyWaiters.delete(done);
+        reject(new SourceUnavailable(`MQTT broker ${this.o.host}:${this.o.port} not reachable (waited ${this.o.answerTimeoutMs / 1000}s); retrying in the background`));
+      }, this.o.answerTimeoutMs);
+      this.readyWaiters.add(done);
+    });
+  }
+}
