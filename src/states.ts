@@ -127,14 +127,6 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
       renameAtomic(part, final);
     }
     job.artifact = final;
-    if (job.offer.archive) {
-      const { unpack } = await import("./archive.ts");
-      const dir = `${final}.d`;
-      rmSync(dir, { recursive: true, force: true });
-      job.artifact = await unpack(final, job.offer.archive, dir, {
-        maxSize: ctx.config.verify.max_unpacked_size, maxRatio: ctx.config.verify.max_ratio,
-      });
-    }
     ctx.journal.save();
     return "ok";
   },

@@ -30,7 +30,7 @@ describe("parseCli", () => {
   });
 
   test.each([
-    ["an unknown command", ["frobnicate"], 'unknown command "frobnicate"; commands: run, check-config'],
+    ["an unknown command", ["frobnicate"], 'unknown command "frobnicate"; commands: run, check-config, status, install'],
     ["an unknown option", ["--frob"], "unknown option --frob; see otter --help"],
     ["an unknown short option", ["-x"], "unknown option -x; see otter --help"],
     ["combined short flags", ["-vq"], "unknown option -vq; see otter --help"],
