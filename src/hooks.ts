@@ -7,6 +7,10 @@
 // open, we read on for at most `drainMs` after the hook's exit and then close our end, so
 // the result never waits on a daemon; a daemon that then writes to that pipe gets EPIPE,
 // so hooks should start services with their output redirected (or via systemctl).
+//
+// Because the hook has its own session, a Ctrl-C or SIGTERM sent to otter does not reach
+// it: stopping otter must abort `signal`. A SIGKILLed otter leaves its hook running; a
+// caller that journals the pid from `onSpawn` can end that group with signalGroup on restart.
 import { spawn, type ChildProcess } from "node:child_process";
 import { HookFailed } from "./errors.ts";
 import { LineTail } from "./lines.ts";

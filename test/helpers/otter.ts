@@ -18,17 +18,18 @@ export interface OtterOptions {
   /** added to the test's environment; a value of undefined removes the variable */
   env?: Record<string, string | undefined>;
   cwd?: string;
+  /** the command that starts otter, instead of OTTER_BIN (e.g. "node dist/otter.mjs") */
+  bin?: string;
 }
 
 /** The command that starts otter; relative paths in OTTER_BIN are taken from the repo root. */
-export function otterCommand(): string[] {
-  const bin = process.env.OTTER_BIN ?? "dist/otter-linux-x64";
+export function otterCommand(bin = process.env.OTTER_BIN ?? "dist/otter-linux-x64"): string[] {
   return bin.split(" ").filter(Boolean).map((word) => (word.includes("/") ? resolve(ROOT, word) : word));
 }
 
 /** Start otter with `args` (for tests that signal or kill it); output is piped. */
 export function spawnOtter(args: string[], opts: OtterOptions = {}): ChildProcess {
-  const [cmd, ...pre] = otterCommand();
+  const [cmd, ...pre] = otterCommand(opts.bin);
   const env: Record<string, string | undefined> = { ...process.env, ...opts.env };
   for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
   return spawn(cmd!, [...pre, ...args], { cwd: opts.cwd ?? ROOT, env, stdio: ["ignore", "pipe", "pipe"] });

@@ -37,3 +37,16 @@ export function groupMembers(pgid: number): number[] {
     .map(Number)
     .filter((pid) => procStat(pid)?.pgid === pgid && isAlive(pid));
 }
+
+/**
+ * Whether a process is dead, or dies within `ms`. A process that got SIGKILL runs no more
+ * code, but closes its pipes a moment before /proc shows it as a zombie; this waits that out.
+ */
+export async function diesWithin(pid: number, ms = 5000): Promise<boolean> {
+  const deadline = performance.now() + ms;
+  while (isAlive(pid)) {
+    if (performance.now() > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  return true;
+}

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { HookResult } from "../../src/hooks.ts";
-import { groupMembers, isAlive } from "../helpers/procs.ts";
+import { diesWithin, groupMembers } from "../helpers/procs.ts";
 
 const ROOT = resolve(import.meta.dir, "../..");
 const HOOKS = join(ROOT, "test/fixtures/hooks");
@@ -45,12 +45,12 @@ for (const runtime of Object.keys(RUNTIMES)) {
       expect(hookPgid).not.toBe(pgid);
     }, 40_000);
 
-    test("timeout kills a TERM-ignoring hook and its grandchild holding stdout", () => {
+    test("timeout kills a TERM-ignoring hook and its grandchild holding stdout", async () => {
       const log = join(tmp, `${runtime.replace(" ", "-")}.log`);
       const { result } = drive(runtime, "stubborn", 1500, { HOOK_LOG: log });
       const [, hook, grandchild] = /pids (\d+) (\d+)/.exec(readFileSync(log, "utf8"))!.map(Number);
       expect(result).toMatchObject({ timedOut: true, signal: "SIGKILL" });
-      expect([isAlive(hook!), isAlive(grandchild!)]).toEqual([false, false]);
+      expect([await diesWithin(hook!), await diesWithin(grandchild!)]).toEqual([true, true]);
       expect(groupMembers(hook!)).toEqual([]);
     }, 40_000);
   });
