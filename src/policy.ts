@@ -92,18 +92,23 @@ export function approvalId(offer: Offer): string {
   return createHash("sha256").update(`${offer.channel ?? ""}\0${offer.version}\0${digest}`).digest("hex").slice(0, 8);
 }
 
-/** "45m", "10h", "1d 6h", "7d": durations in reasons. */
+/** "45m", "10h 30m", "30h", "3d 2h", "7d": durations in reasons (hours up to 72). */
 export function formatDuration(ms: number): string {
   const minutes = Math.floor(ms / 60_000);
   if (minutes < 60) return `${minutes}m`;
   const hours = Math.floor(minutes / 60);
-  if (hours < 24) return minutes % 60 ? `${hours}h ${minutes % 60}m` : `${hours}h`;
+  if (hours < 72) return minutes % 60 ? `${hours}h ${minutes % 60}m` : `${hours}h`;
   return hours % 24 ? `${Math.floor(hours / 24)}d ${hours % 24}h` : `${hours / 24}d`;
 }
 
 /** ms epoch as "2026-11-25T08:00Z" (UTC). */
 export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace(/:\d\d\.\d+Z$/, "Z");
+}
+
+/** What the journal records as the running image once `offer` has installed and passed ready. */
+export function installed(offer: Offer, now: number): RunningImage {
+  return { version: offer.version, channel: offer.channel, installedAt: now, workloadDied: false, readyFailed: false };
 }
 
 function label(offer: Offer): string {

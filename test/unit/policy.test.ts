@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { parseConfig, type Config } from "../../src/config.ts";
-import { approvalId, decide, type ApprovalState, type Decision, type PolicyInput, type RunningImage, type Rule } from "../../src/policy.ts";
+import { approvalId, decide, formatDuration, installed, type ApprovalState, type Decision, type PolicyInput, type RunningImage, type Rule } from "../../src/policy.ts";
 import type { Offer } from "../../src/sources/source.ts";
 import { createHash } from "node:crypto";
 
@@ -546,5 +546,22 @@ describe("decide", () => {
   });
   test("is a function of its input: the same input gives the same decision", () => {
     expect(run(seeds[0]!)).toEqual(run(seeds[0]!));
+  });
+});
+
+describe("helpers", () => {
+  test.each([
+    [45 * 60_000, "45m"],
+    [10.5 * H, "10h 30m"],
+    [30 * H, "30h"],
+    [74 * H, "3d 2h"],
+    [168 * H, "7d"],
+  ])("formatDuration(%p) = %p", (ms, text) => {
+    expect(formatDuration(ms)).toBe(text);
+  });
+  test("installed() is what the journal keeps after a good install", () => {
+    expect(installed(WEEKLY, NOW)).toEqual({ version: "1.1", channel: "weekly", installedAt: NOW, workloadDied: false, readyFailed: false });
+    // ...and it soaks: the same weekly offered again is not newer.
+    expect(decide({ running: installed(WEEKLY, NOW), offers: [RELEASE], now: NOW + H, policy: policy(), approvals: noApprovals() }).kind).toBe("wait");
   });
 });
