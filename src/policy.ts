@@ -4,6 +4,7 @@
 // Order of the checks, each leaving a Reason per offer it allowed or blocked:
 //   board    offer.boards given and this board not in it (or unknown) → rejected, never downloaded
 //   denied   an id given to `otter deny` is never chosen, approvals on or off → rejected
+//   failed   an offer id that failed on this device before is not taken again
 //   rules    explicit offers (no channel: AWS jobs, `otter install`) pass; otherwise
 //            nothing installed → any; 1 workload died / ready failed → any;
 //            "newer" (or force) required, then 2 test_period, 3 priority / same_channel
@@ -13,21 +14,14 @@
 //   window   outside the window the install waits for it to open (download maybe allowed)
 import { createHash } from "node:crypto";
 import type { Config } from "./config.ts";
+import type { RunningImage } from "./journal.ts";
 import type { Offer } from "./sources/source.ts";
 import { compareVersions } from "./version.ts";
 import { describeOpen, isOpen, nextOpen, parseWindow } from "./window.ts";
 
 export { compareVersions };
-
-/** What the journal knows of the image that runs now. */
-export interface RunningImage {
-  version?: string;
-  channel?: string;
-  /** ms epoch when it was installed (ready check passed) */
-  installedAt?: number;
-  workloadDied: boolean;
-  readyFailed: boolean;
-}
+/** What the journal knows of the image that runs now (journal.ts owns the type). */
+export type { RunningImage };
 
 /** Approval ids as `otter approve/deny` left them in the journal. */
 export interface ApprovalState {
@@ -46,10 +40,12 @@ export interface PolicyInput {
   /** this device's board, when known */
   board?: string;
   approvals: ApprovalState;
+  /** offer id → why it failed here before (history); such an offer is not taken again */
+  failed?: Record<string, string>;
 }
 
 export type Rule =
-  | "board" | "explicit" | "newer" | "workload" | "test_period" | "priority" | "same_channel"
+  | "board" | "failed" | "explicit" | "newer" | "workload" | "test_period" | "priority" | "same_channel"
   | "choice" | "min_soak" | "approval" | "window";
 
 export interface Reason {
@@ -108,7 +104,7 @@ export function formatTime(ms: number): string {
 
 /** What the journal records as the running image once `offer` has installed and passed ready. */
 export function installed(offer: Offer, now: number): RunningImage {
-  return { version: offer.version, channel: offer.channel, installedAt: now, workloadDied: false, readyFailed: false };
+  return { version: offer.version, channel: offer.channel, installedAt: now };
 }
 
 function label(offer: Offer): string {
@@ -214,6 +210,7 @@ export function decide(input: PolicyInput): Decision {
   const candidates = input.offers
     .filter((o) => boardFits(o, input.board, ex))
     .filter((o) => !input.approvals.denied.includes(approvalId(o)) || ex.reject(o, "approval", `${approvalId(o)} was denied with otter deny`))
+    .filter((o) => input.failed?.[o.id] === undefined || ex.say(o, "failed", false, `${label(o)} failed here before: ${input.failed![o.id]}`))
     .map((o) => allowedByRules(o, input, ex))
     .filter((a): a is Allowed => a !== undefined)
     .sort((a, b) => order(p, a, b));

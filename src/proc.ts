@@ -1,6 +1,6 @@
 // Identity of a process across otter restarts: a pid alone may be reused (after a reboot
 // surely), so a pid is only "the same process" with the same boot id and start time.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 export interface ProcessId {
   pid: number;
@@ -36,4 +36,28 @@ export function identify(pid: number): ProcessId {
 /** Whether the process recorded in `id` is still the one running under that pid. */
 export function stillRunning(id: ProcessId): boolean {
   return id.bootId === bootId() && startTicks(id.pid) === id.startTicks;
+}
+
+/**
+ * Whether a process of the group still runs. Zombies do not count: an init that reaps
+ * orphans slowly (or never, in some sandboxes) must not make every stop wait out its grace.
+ */
+export function groupRunning(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue; // it exited while we looked
+    }
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z") return true;
+  }
+  return false;
 }

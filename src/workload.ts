@@ -2,7 +2,9 @@
 // ready check and keeps as its own child, in its own process group, so it learns of its
 // death at once (rule 1 of the policy) and can stop the whole group on update or shutdown.
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { signalGroup } from "./hooks.ts";
+import { groupRunning } from "./proc.ts";
+import { sleep } from "./sleep.ts";
 
 export interface WorkloadExit {
   /** exit status, when it exited by itself */
@@ -31,37 +33,6 @@ export interface WorkloadOptions {
 
 const POLL_MS = 50;
 const KILL_WAIT_MS = 5000;
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Signal a process group; false when no process of it is left. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ESRCH") return false;
-    throw err;
-  }
-}
-
-// Whether a process of the group still runs. Zombies do not count: an init that reaps
-// orphans slowly (or never) must not make every stop wait out its grace.
-function groupRunning(pgid: number): boolean {
-  if (!signalGroup(pgid, 0)) return false;
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${name}/stat`, "utf8");
-    } catch {
-      continue; // it exited while we looked
-    }
-    const [state, , pgrp] = text.slice(text.lastIndexOf(")") + 2).split(" ");
-    if (Number(pgrp) === pgid && state !== "Z") return true;
-  }
-  return false;
-}
 
 // Wait until no process of the group runs, or ms have passed; true when none does.
 async function groupGone(pgid: number, ms: number): Promise<boolean> {

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startWorkload, type Workload, type WorkloadExit } from "../../src/workload.ts";
+import { diesWithin, isAlive, procStat } from "../helpers/procs.ts";
 
 const started: Workload[] = [];
 const dirs: string[] = [];
@@ -24,38 +25,22 @@ function start(command: string, onDeath: (e: WorkloadExit) => void = () => {}): 
   return w;
 }
 
-// /proc/PID/stat fields after the ")" that ends the command name: state, ppid, pgrp, ...
-function stat(pid: number): string[] | undefined {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return text.slice(text.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
-}
-
-const alive = (pid: number) => { const s = stat(pid); return s !== undefined && s[0] !== "Z"; };
-
-// Wait for a condition a process makes true; bounded so a broken run fails instead of hanging.
-async function until(what: string, ok: () => boolean): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (ok()) return;
-    await Bun.sleep(25);
-  }
-  throw new Error(`never became true: ${what}`);
+// Wait for a file a workload writes; bounded so a broken run fails instead of hanging.
+async function written(file: string): Promise<void> {
+  for (let i = 0; i < 400 && !(existsSync(file) && readFileSync(file, "utf8").endsWith("\n")); i++) await Bun.sleep(25);
 }
 
 async function pidFrom(file: string): Promise<number> {
-  await until(`${file} written`, () => existsSync(file) && readFileSync(file, "utf8").endsWith("\n"));
+  await written(file);
   return Number(readFileSync(file, "utf8").trim());
 }
 
 test("the workload runs in its own process group, as otter's child", () => {
   const w = start("sleep 1000");
-  const s = stat(w.pid)!;
-  expect(Number(s[2])).toBe(w.pid); // pgrp = its own pid
-  expect(Number(s[2])).not.toBe(Number(stat(process.pid)![2]));
-  expect(Number(s[1])).toBe(process.pid); // ppid: otter, not init
+  const s = procStat(w.pid)!;
+  expect(s.pgid).toBe(w.pid); // it leads its own group
+  expect(s.sid).toBe(w.pid); // and session (setsid), so a terminal's ^C does not reach it
+  expect(s.ppid).toBe(process.pid); // otter's child, not init's
 });
 
 test("killed from outside: onDeath fires with the signal", async () => {
@@ -79,10 +64,10 @@ test("stop TERMs the whole group, and onDeath does not fire", async () => {
   const deaths: WorkloadExit[] = [];
   const w = start(`sleep 1000 & echo $! > ${dir}/child; wait`, (e) => deaths.push(e));
   const child = await pidFrom(`${dir}/child`);
-  expect(alive(child)).toBe(true);
+  expect(isAlive(child)).toBe(true);
   const exit = await w.stop(10_000);
   expect(exit).toMatchObject({ signal: "SIGTERM", stopped: true });
-  await until("the grandchild is gone", () => !alive(child));
+  expect(await diesWithin(child)).toBe(true);
   expect(deaths).toEqual([]);
 });
 
@@ -92,7 +77,7 @@ test("stop KILLs a group that ignores TERM after the grace", async () => {
   const child = await pidFrom(`${dir}/child`);
   const exit = await w.stop(200);
   expect(exit).toMatchObject({ signal: "SIGKILL", stopped: true });
-  await until("the TERM-ignoring grandchild is gone", () => !alive(child));
+  expect(await diesWithin(child)).toBe(true);
 });
 
 test("stop kills what is left of the group after the leader died", async () => {
@@ -101,9 +86,9 @@ test("stop kills what is left of the group after the leader died", async () => {
   const w = start(`sleep 1000 & echo $! > ${dir}/child; exit 3`, (e) => deaths.push(e));
   const child = await pidFrom(`${dir}/child`);
   expect((await w.exited).code).toBe(3);
-  expect(alive(child)).toBe(true);
+  expect(isAlive(child)).toBe(true);
   await w.stop(10_000);
-  await until("the leftover grandchild is gone", () => !alive(child));
+  expect(await diesWithin(child)).toBe(true);
   expect(deaths).toHaveLength(1);
 });
 

@@ -38,6 +38,7 @@ interface Row {
   ini?: string;
   board?: string;
   approvals?: Partial<ApprovalState>;
+  failed?: Record<string, string>;
   now?: number;
   expect: {
     kind: Decision["kind"];
@@ -63,6 +64,7 @@ function run(row: Row): Decision {
     policy: policy(row.ini),
     board: row.board,
     approvals: { ...noApprovals(), ...row.approvals },
+    failed: row.failed,
   };
   return decide(input);
 }
@@ -253,6 +255,21 @@ const rules: Row[] = [
     offers: [offer("canary", "1.1")],
     ini: "priority = canary, stable",
     expect: { kind: "update", offer: "canary:1.1" },
+  },
+  // history
+  {
+    name: "an offer that failed here before is not taken again; the next one is",
+    running: running("nightly", "1.0", 40),
+    offers: [release("2.0"), weekly("1.1")],
+    failed: { "release:2.0": "FAILED (install_failed) on 2026-11-23T02:00:00Z" },
+    expect: { kind: "update", offer: "weekly:1.1", reasons: [["release:2.0", "failed", false]], says: "failed here before: FAILED (install_failed)" },
+  },
+  {
+    name: "a failed offer is not reflashed when the workload died",
+    running: running("nightly", "1.0", 1, { workloadDied: true }),
+    offers: [nightly("1.0")],
+    failed: { "nightly:1.0": "FAILED (ready_failed)" },
+    expect: { kind: "nothing", reasons: [["nightly:1.0", "failed", false]] },
   },
   // explicit offers (no channel)
   {
@@ -560,7 +577,7 @@ describe("helpers", () => {
     expect(formatDuration(ms)).toBe(text);
   });
   test("installed() is what the journal keeps after a good install", () => {
-    expect(installed(WEEKLY, NOW)).toEqual({ version: "1.1", channel: "weekly", installedAt: NOW, workloadDied: false, readyFailed: false });
+    expect(installed(WEEKLY, NOW)).toEqual({ version: "1.1", channel: "weekly", installedAt: NOW });
     // ...and it soaks: the same weekly offered again is not newer.
     expect(decide({ running: installed(WEEKLY, NOW), offers: [RELEASE], now: NOW + H, policy: policy(), approvals: noApprovals() }).kind).toBe("wait");
   });
