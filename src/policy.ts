@@ -202,45 +202,58 @@ function approval(offer: Offer, input: PolicyInput, ex: Explain): { approved: bo
   return { approved: false, id, autoAt };
 }
 
+type Without<K extends Decision["kind"]> = Omit<Extract<Decision, { kind: K }>, keyof Explained>;
+/** What holds the chosen offer back, if anything. */
+type Hold = Without<"wait"> | Without<"approval">;
+
+// Rule 4: what rules 2–3 allowed waits until the running image has run min_soak.
+function soakHold(chosen: Allowed, input: PolicyInput, ex: Explain): Hold | undefined {
+  const { running: r, policy: p, now } = input;
+  if (!chosen.soaks || r.installedAt === undefined) return undefined;
+  const until = r.installedAt + p.min_soak * 1000;
+  const ran = `${runningLabel(r)} has run ${formatDuration(now - r.installedAt)}`;
+  if (now >= until) return void ex.say(chosen.offer, "min_soak", true, `${ran}, at least min_soak ${formatDuration(p.min_soak * 1000)}`);
+  ex.say(chosen.offer, "min_soak", false, `${ran}; it soaks for min_soak ${formatDuration(p.min_soak * 1000)}, until ${formatTime(until)}`);
+  return { kind: "wait", offer: chosen.offer, until, waitingFor: "min_soak", downloadAllowed: false };
+}
+
+// With approvals on, the offer waits until its id is approved (by hand or by time).
+function approvalHold(offer: Offer, input: PolicyInput, ex: Explain): Hold | undefined {
+  if (!input.policy.approvals) return undefined;
+  const a = approval(offer, input, ex);
+  if (a.approved) return undefined;
+  return { kind: "approval", offer, approvalId: a.id, ...(a.autoAt === undefined ? {} : { autoApproveAt: a.autoAt }) };
+}
+
+// Outside the window nothing starts; the download may (download_outside_window).
+function windowHold(offer: Offer, input: PolicyInput, ex: Explain): Hold | undefined {
+  const window = parseWindow(input.policy.window);
+  if (!window.spans.length) return undefined;
+  const date = new Date(input.now);
+  if (isOpen(window, date)) return void ex.say(offer, "window", true, `inside the update window "${window.text}"`);
+  const until = nextOpen(window, date).getTime();
+  const downloadAllowed = input.policy.download_outside_window;
+  ex.say(offer, "window", false, `outside the update window "${window.text}"; installs when it opens ${describeOpen(new Date(until))} local${downloadAllowed ? "; it may download now" : ""}`);
+  return { kind: "wait", offer, until, waitingFor: "window", downloadAllowed };
+}
+
 /** Decide what to do with the offers now. Pure; throws ConfigError only for a bad window. */
 export function decide(input: PolicyInput): Decision {
   const ex = new Explain();
-  const { policy: p, now } = input;
-  const window = parseWindow(p.window);
+  const { approvals, failed } = input;
+  parseWindow(input.policy.window); // a bad window fails every decision, not only some
   const candidates = input.offers
     .filter((o) => boardFits(o, input.board, ex))
-    .filter((o) => !input.approvals.denied.includes(approvalId(o)) || ex.reject(o, "approval", `${approvalId(o)} was denied with otter deny`))
-    .filter((o) => input.failed?.[o.id] === undefined || ex.say(o, "failed", false, `${label(o)} failed here before: ${input.failed![o.id]}`))
+    .filter((o) => !approvals.denied.includes(approvalId(o)) || ex.reject(o, "approval", `${approvalId(o)} was denied with otter deny`))
+    .filter((o) => failed?.[o.id] === undefined || ex.say(o, "failed", false, `${label(o)} failed here before: ${failed[o.id]}`))
     .map((o) => allowedByRules(o, input, ex))
     .filter((a): a is Allowed => a !== undefined)
-    .sort((a, b) => order(p, a, b));
-  const explained = () => ({ reasons: ex.reasons, rejected: ex.rejected });
+    .sort((a, b) => order(input.policy, a, b));
+  const explained: Explained = { reasons: ex.reasons, rejected: ex.rejected };
   const [chosen, ...others] = candidates;
-  if (!chosen) return { kind: "nothing", ...explained() };
-  const offer = chosen.offer;
-  for (const o of others) ex.say(o.offer, "choice", false, `${label(offer)} goes first`);
-  const installedAt = input.running.installedAt;
-  if (chosen.soaks && installedAt !== undefined) {
-    const until = installedAt + p.min_soak * 1000;
-    if (now < until) {
-      ex.say(offer, "min_soak", false, `${runningLabel(input.running)} has run ${formatDuration(now - installedAt)}; it soaks for min_soak ${formatDuration(p.min_soak * 1000)}, until ${formatTime(until)}`);
-      return { kind: "wait", offer, until, waitingFor: "min_soak", downloadAllowed: false, ...explained() };
-    }
-    ex.say(offer, "min_soak", true, `${runningLabel(input.running)} has run ${formatDuration(now - installedAt)}, at least min_soak ${formatDuration(p.min_soak * 1000)}`);
-  }
-  if (p.approvals) {
-    const a = approval(offer, input, ex);
-    if (!a.approved) return { kind: "approval", offer, approvalId: a.id, ...(a.autoAt === undefined ? {} : { autoApproveAt: a.autoAt }), ...explained() };
-  }
-  if (window.spans.length) {
-    const date = new Date(now);
-    if (!isOpen(window, date)) {
-      const until = nextOpen(window, date).getTime();
-      const download = p.download_outside_window ? "; it may download now" : "";
-      ex.say(offer, "window", false, `outside the update window "${window.text}"; installs when it opens ${describeOpen(new Date(until))} local${download}`);
-      return { kind: "wait", offer, until, waitingFor: "window", downloadAllowed: p.download_outside_window, ...explained() };
-    }
-    ex.say(offer, "window", true, `inside the update window "${window.text}"`);
-  }
-  return { kind: "update", offer, ...explained() };
+  if (!chosen) return { kind: "nothing", ...explained };
+  for (const o of others) ex.say(o.offer, "choice", false, `${label(chosen.offer)} goes first`);
+  // Each hold is asked only when the ones before it let the offer through.
+  const hold = soakHold(chosen, input, ex) ?? approvalHold(chosen.offer, input, ex) ?? windowHold(chosen.offer, input, ex);
+  return { ...(hold ?? { kind: "update", offer: chosen.offer }), ...explained };
 }

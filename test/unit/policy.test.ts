@@ -557,6 +557,9 @@ describe("decide", () => {
       `[policy] window: "Mon-Fry 02:00-05:00": unknown day "Fry"`,
     );
   });
+  test("a bad window fails every decision, also one with nothing to do", () => {
+    expect(() => run({ name: "", running: NONE, offers: [], ini: "window = Mon 02:00", expect: { kind: "nothing" } })).toThrow("[policy] window:");
+  });
   test("every reason is one sentence on one line", () => {
     const d = run(interplay[1]!);
     for (const r of d.reasons) expect(r.text).toMatch(/^[^\n]+$/);
