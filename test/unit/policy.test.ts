@@ -552,13 +552,14 @@ describe("approvalId", () => {
 });
 
 describe("decide", () => {
+  // parseConfig refuses a bad window already; decide() must not trust that it was used.
+  const badWindow = (offers: Offer[]) => () =>
+    decide({ running: NONE, offers, now: NOW, policy: { ...policy(), window: "Mon-Fry 02:00-05:00" }, approvals: noApprovals() });
   test("a bad window is a one-line config error", () => {
-    expect(() => run({ name: "", running: NONE, offers: [WEEKLY], ini: "window = Mon-Fry 02:00-05:00", expect: { kind: "nothing" } })).toThrow(
-      `[policy] window: "Mon-Fry 02:00-05:00": unknown day "Fry"`,
-    );
+    expect(badWindow([WEEKLY])).toThrow(`[policy] window: "Mon-Fry 02:00-05:00": unknown day "Fry"`);
   });
   test("a bad window fails every decision, also one with nothing to do", () => {
-    expect(() => run({ name: "", running: NONE, offers: [], ini: "window = Mon 02:00", expect: { kind: "nothing" } })).toThrow("[policy] window:");
+    expect(badWindow([])).toThrow("[policy] window:");
   });
   test("every reason is one sentence on one line", () => {
     const d = run(interplay[1]!);
