@@ -82,9 +82,12 @@ export type Decision =
   | (Explained & { kind: "approval"; offer: Offer; approvalId: string; autoApproveAt?: number })
   | (Explained & { kind: "nothing" });
 
-/** The short id `otter approve` takes: 8 hex of sha256(channel, version, digest or url). */
+/**
+ * The short id `otter approve` takes: 8 hex of sha256(channel, version, digest). Without a
+ * digest the offer id stands in (an AWS job id), never the URL, which is re-signed per check.
+ */
 export function approvalId(offer: Offer): string {
-  const digest = offer.sha256 ?? offer.url;
+  const digest = offer.sha256 ?? offer.id;
   return createHash("sha256").update(`${offer.channel ?? ""}\0${offer.version}\0${digest}`).digest("hex").slice(0, 8);
 }
 

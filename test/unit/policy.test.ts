@@ -542,6 +542,11 @@ describe("approvalId", () => {
   test("ignores the offer id and url when the digest is given", () => {
     expect(approvalId({ ...WEEKLY, id: "other", url: "https://elsewhere/x" })).toBe(approvalId(WEEKLY));
   });
+  test("without a digest: stable across re-signed URLs, distinct per job id", () => {
+    const job = offer(undefined, "3.0", { sha256: undefined });
+    expect(approvalId({ ...job, url: "https://u.example/presigned?sig=2" })).toBe(approvalId(job));
+    expect(approvalId({ ...job, id: "job-8" })).not.toBe(approvalId(job));
+  });
   test.each([
     ["channel", { channel: "nightly" }],
     ["version", { version: "1.2" }],
