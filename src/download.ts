@@ -5,7 +5,7 @@
 // backoff and full jitter, bounded by max_attempts (attempts without progress) and by the
 // data budget (bytes fetched per job, kept in the journal through ResumePoint).
 import { createHash, type Hash } from "node:crypto";
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseContentRange, retryAfterSeconds, retryDelaySeconds } from "./backoff.ts";
@@ -41,9 +41,12 @@ export interface DownloadRequest {
 }
 export interface DownloadResult { path: string; size: number; sha256: string; fetched: number }
 
-/** fsync + onCheckpoint cadence: at most this much is re-fetched after a power cut. */
-export const CHECKPOINT_BYTES = 8 * 2 ** 20;
+/** fsync + onCheckpoint cadence. The fsync runs beside the stream (libuv thread) so the
+ * disk flushes while the network keeps coming; the stream waits only when the bytes not yet
+ * fsynced pass MAX_UNSYNCED, which bounds what a power cut or SIGKILL makes us re-fetch. */
+export const CHECKPOINT_BYTES = 4 * 2 ** 20;
 export const CHECKPOINT_MS = 2000;
+const MAX_UNSYNCED = 8 * 2 ** 20;
 /** An attempt that moved the file on by this much does not count against max_attempts. */
 const PROGRESS_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
@@ -63,6 +66,12 @@ interface Part {
   attempts: number;
   checkpointed: number;
   checkpointAt: number;
+  /** the fsync + onCheckpoint in flight, if any */
+  syncing?: Promise<void>;
+  /** what a background checkpoint threw; rethrown by the stream */
+  syncError?: unknown;
+  /** bumped when the file restarts from zero, so a late checkpoint is dropped */
+  generation: number;
   refreshed: boolean;
   progressAt: number;
   progressBytes: number;
@@ -77,9 +86,11 @@ export async function download(req: DownloadRequest): Promise<DownloadResult> {
     checkSpace(req, p);
     if (local !== undefined) await copyLocal(req, p, local);
     else await fetchLoop(req, p, t!);
+    await settled(p);
     fsyncSync(p.fd);
     p.checkpointed = p.offset;
   } finally {
+    await p.syncing?.catch(() => {});
     closeSync(p.fd);
     await t?.close();
   }
@@ -137,7 +148,7 @@ async function openPart(req: DownloadRequest): Promise<Part> {
   return {
     fd, offset: keep, hash, etag: keep ? r?.etag : undefined, lastModified: keep ? r?.lastModified : undefined,
     fetched: r?.fetched ?? 0, attempts: r?.attempts ?? 0, checkpointed: keep, checkpointAt: now,
-    refreshed: false, progressAt: now, progressBytes: keep,
+    refreshed: false, progressAt: now, progressBytes: keep, generation: 0,
   };
 }
 
@@ -149,6 +160,7 @@ function resumePoint(p: Part): ResumePoint {
 function restart(p: Part, why: string): void {
   if (p.offset > 0) log.warn(`download: ${why}; starting again from zero`, { had: p.offset });
   ftruncateSync(p.fd, 0);
+  p.generation++;
   p.offset = 0;
   p.checkpointed = 0;
   p.hash = createHash("sha256");
@@ -352,6 +364,7 @@ async function refresh(req: DownloadRequest, p: Part): Promise<string> {
 // Write one chunk at the current offset, hash it, and checkpoint / report / throttle.
 async function accept(req: DownloadRequest, p: Part, chunk: Buffer): Promise<void> {
   const o = req.options;
+  if (p.syncError) throw p.syncError;
   const end = p.offset + chunk.length;
   const size = req.expectedSize ?? p.total ?? p.hint;
   if (size !== undefined && p.fetched > o.budget_factor * size) {
@@ -369,19 +382,36 @@ async function accept(req: DownloadRequest, p: Part, chunk: Buffer): Promise<voi
   p.offset = end;
   p.refreshed = false;
   const now = Date.now();
-  if (end - p.checkpointed >= CHECKPOINT_BYTES || now - p.checkpointAt >= CHECKPOINT_MS) {
-    fsyncSync(p.fd);
-    p.checkpointed = end;
-    p.checkpointAt = now;
-    checkSpace(req, p);
-    await req.onCheckpoint?.(resumePoint(p));
-  }
+  if (!p.syncing && (end - p.checkpointed >= CHECKPOINT_BYTES || now - p.checkpointAt >= CHECKPOINT_MS)) checkpoint(req, p);
+  if (p.syncing && end - p.checkpointed >= MAX_UNSYNCED) await settled(p);
   if (req.onProgress && now - p.progressAt >= 1000) {
     req.onProgress({ bytes: end, total: size, bytesPerSecond: ((end - p.progressBytes) * 1000) / (now - p.progressAt) });
     p.progressAt = now;
     p.progressBytes = end;
   }
   if (o.bandwidth_limit > 0) await throttle(p, chunk.length, o.bandwidth_limit, req.signal);
+}
+
+// Start an fsync up to the current offset; when it lands, tell the caller (onCheckpoint).
+function checkpoint(req: DownloadRequest, p: Part): void {
+  const target = p.offset;
+  const generation = p.generation;
+  p.checkpointAt = Date.now();
+  p.syncing = new Promise<void>((res, rej) => fsync(p.fd, (err) => (err ? rej(err) : res())))
+    .then(async () => {
+      if (generation !== p.generation) return;
+      p.checkpointed = target;
+      checkSpace(req, p);
+      await req.onCheckpoint?.(resumePoint(p));
+    })
+    .catch((err) => void (p.syncError ??= err))
+    .finally(() => void (p.syncing = undefined));
+}
+
+// Wait for the checkpoint in flight and surface its failure.
+async function settled(p: Part): Promise<void> {
+  await p.syncing;
+  if (p.syncError) throw p.syncError;
 }
 
 const pace = new WeakMap<Part, { since: number; bytes: number }>();

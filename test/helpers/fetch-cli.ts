@@ -16,7 +16,8 @@ const flag = (name: string) => {
 };
 const journal = flag("--journal");
 const size = flag("--size");
-try {
+
+async function main(): Promise<void> {
   const resume: ResumePoint | undefined = journal && existsSync(journal) ? JSON.parse(readFileSync(journal, "utf8")) : undefined;
   const result = await download({
     url: url!,
@@ -28,7 +29,9 @@ try {
     onCheckpoint: journal ? (r) => writeFileAtomic(journal, JSON.stringify(r)) : undefined,
   });
   process.stdout.write(JSON.stringify(result) + "\n");
-} catch (err) {
+}
+
+main().catch((err) => {
   process.stderr.write(`fetch-cli: ${err instanceof OtterError ? err.code + " " : ""}${describe(err)}\n`);
   process.exit(exitCodeOf(err));
-}
+});
