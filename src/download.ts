@@ -5,7 +5,7 @@
 // backoff and full jitter, bounded by max_attempts (attempts without progress) and by the
 // data budget (bytes fetched per job, kept in the journal through ResumePoint).
 import { createHash, type Hash } from "node:crypto";
-import { closeSync, constants, fstatSync, fsync, fsyncSync, ftruncateSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, constants, fdatasync, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from "node:fs";
 import { dirname, isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseContentRange, retryAfterSeconds, retryDelaySeconds } from "./backoff.ts";
@@ -44,9 +44,9 @@ export interface DownloadResult { path: string; size: number; sha256: string; fe
 /** fsync + onCheckpoint cadence. The fsync runs beside the stream (libuv thread) so the
  * disk flushes while the network keeps coming; the stream waits only when the bytes not yet
  * fsynced pass MAX_UNSYNCED, which bounds what a power cut or SIGKILL makes us re-fetch. */
-export const CHECKPOINT_BYTES = 4 * 2 ** 20;
+export const CHECKPOINT_BYTES = 3 * 2 ** 20;
 export const CHECKPOINT_MS = 2000;
-const MAX_UNSYNCED = 8 * 2 ** 20;
+const MAX_UNSYNCED = 6 * 2 ** 20;
 /** An attempt that moved the file on by this much does not count against max_attempts. */
 const PROGRESS_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
@@ -397,7 +397,7 @@ function checkpoint(req: DownloadRequest, p: Part): void {
   const target = p.offset;
   const generation = p.generation;
   p.checkpointAt = Date.now();
-  p.syncing = new Promise<void>((res, rej) => fsync(p.fd, (err) => (err ? rej(err) : res())))
+  p.syncing = new Promise<void>((res, rej) => fdatasync(p.fd, (err) => (err ? rej(err) : res())))
     .then(async () => {
       if (generation !== p.generation) return;
       p.checkpointed = target;
