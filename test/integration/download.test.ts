@@ -301,6 +301,20 @@ describe("download", () => {
     }
   });
 
+  test("redirects are followed; a redirect to plain http is refused without allow_http", async () => {
+    const s = await serve((req, r) => (req.path === "/f" ? r.status(302, { Location: "/cdn/f" }) : r.serve(FILE)));
+    const res = await download(request(`${s.url}/f`));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.map((q) => q.path)).toEqual(["/f", "/cdn/f"]);
+    const dir = tempDir();
+    const ca = makeCA(dir, "redirect-ca");
+    const srv = serverCert(dir, ca);
+    const tls = await serve((_, r) => r.status(302, { Location: `${s.url}/cdn/f` }), { key: srv.key, cert: srv.cert });
+    const err = await failure(download(request(`${tls.url}/f`, { options: options(`allow_http = false\ncafile = ${ca.certFile}`) })));
+    expect(err.code).toBe("DOWNLOAD_HTTP");
+    expect(err.message).toContain("allow_http");
+  });
+
   test("a local file (absolute path) is copied and hashed", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "src.bin"), FILE);
