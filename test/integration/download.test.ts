@@ -211,6 +211,16 @@ describe("download", () => {
     expect(s.sent).toBe(FILE.length - MiB);
   });
 
+  test("resume of a complete part file: the digest says done without a request", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"' }));
+    const part = join(tempDir(), "file.part");
+    writeFileSync(part, FILE);
+    const res = await download(request(`${s.url}/f`, { partPath: part, resume: { bytes: FILE.length, etag: '"v1"', fetched: FILE.length, attempts: 0 } }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.length).toBe(0);
+    expect(res.fetched).toBe(FILE.length);
+  });
+
   test("checkpoints come after fsync, in order, ending at the full size", async () => {
     const big = randomBytes(20 * MiB);
     const s = await serve((_, r) => r.serve(big, { etag: '"v1"' }));
