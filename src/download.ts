@@ -76,7 +76,12 @@ export async function download(req: DownloadRequest): Promise<DownloadResult> {
 /** The local file a URL names (file:// or an absolute path), or undefined for http(s). */
 function localPath(url: string, allowHttp: boolean): string | undefined {
   if (isAbsolute(url)) return url;
-  const u = new URL(url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new DownloadHttp(`not a URL or an absolute path: ${JSON.stringify(redact(url))}`);
+  }
   if (u.protocol === "https:") return undefined;
   if (!allowHttp && (u.protocol === "http:" || u.protocol === "file:")) {
     throw new DownloadHttp(`${u.protocol}// URL refused (${redact(url)}); set [download] allow_http = true to allow it`);

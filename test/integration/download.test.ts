@@ -279,6 +279,8 @@ describe("download", () => {
     const err = await failure(download(request("http://127.0.0.1:9/f", { options: options("allow_http = false") })));
     expect(err.code).toBe("DOWNLOAD_HTTP");
     expect(err.message).toContain("allow_http");
+    expect((await failure(download(request("relative/file.bin")))).code).toBe("DOWNLOAD_HTTP");
+    expect((await failure(download(request("file:///etc/hostname", { options: options("allow_http = false") })))).code).toBe("DOWNLOAD_HTTP");
   });
 
   test("extra headers from [download] headers are sent", async () => {
