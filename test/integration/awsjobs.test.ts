@@ -7,7 +7,7 @@ import { createAwsJobsSource } from "../../src/sources/awsjobs.ts";
 import type { Report, Source } from "../../src/sources/source.ts";
 import { JobsEmulator } from "../../scripts/jobs-emulator.ts";
 import { RecordedEvents } from "../helpers/events.ts";
-import { Mosquitto } from "../helpers/mosquitto.ts";
+import { Mosquitto, freePort } from "../helpers/mosquitto.ts";
 
 let broker: Mosquitto;
 let emu: JobsEmulator;
@@ -273,6 +273,29 @@ describe("AWS jobs source", () => {
     const { thing, src } = await source({ ini: `[broker]\nhost = 127.0.0.1\nport = ${broker.tlsPort}\nthing_name = x\ncafile = ${c.ca}\ncertfile = ${c.cert}\nkeyfile = ${c.key}\n` });
     emu.createJob({ jobId: "upparat_tls", document: doc(), things: [thing] });
     expect((await src.check()).map((o) => o.id)).toEqual(["upparat_tls"]);
+  });
+
+  test("start() does not throw while the broker is down; check() fails transiently until it is up", async () => {
+    const port = await freePort();
+    const config = parseConfig(`[broker]\nhost = 127.0.0.1\nport = ${port}\nthing_name = late\n`, "/tmp/otter.ini", { env: {} });
+    const src = createAwsJobsSource(config, { answerTimeoutMs: 300, reconnectBaseMs: 50, reconnectCapMs: 200 });
+    const events = new RecordedEvents();
+    started.push(src);
+    await src.start(events);
+    const err = await failure(src.check());
+    expect([err.code, isTransient(err)]).toEqual(["SOURCE_UNAVAILABLE", true]);
+    const late = await Mosquitto.start({ port });
+    const lateEmu = new JobsEmulator({ broker: late.url });
+    try {
+      await lateEmu.start();
+      await events.until(() => events.wakes > 0);
+      lateEmu.createJob({ jobId: "upparat_late", document: doc(), things: ["late"] });
+      expect((await src.check()).map((o) => o.id)).toEqual(["upparat_late"]);
+    } finally {
+      await src.stop();
+      await lateEmu.stop();
+      await late.stop();
+    }
   });
 
   // Last: it restarts the broker the other tests share.
