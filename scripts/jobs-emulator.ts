@@ -30,12 +30,12 @@ interface Exec {
   lastUpdatedAt: number;
   versionNumber: number;
   executionNumber: number;
-  stepTimer?: ReturnType<typeof setTimeout>;
-  jobTimer?: ReturnType<typeof setTimeout>;
+  /** the step timer (stepTimeoutInMinutes) and the job's in-progress timer */
+  timers: Partial<Record<"step" | "job", { handle: ReturnType<typeof setTimeout>; deadline: number }>>;
   updates: UpdateRecord[];
 }
 
-export type ExecutionView = Omit<Exec, "stepTimer" | "jobTimer">;
+export type ExecutionView = Omit<Exec, "timers">;
 
 export interface JobSpec {
   jobId: string;
@@ -133,7 +133,7 @@ export class JobsEmulator {
     const now = epochSeconds();
     for (const thing of things) {
       this.change(thing, () => {
-        const e: Exec = { jobId: spec.jobId, thingName: thing, status: "QUEUED", queuedAt: now, lastUpdatedAt: now, versionNumber: 1, executionNumber: 1, updates: [] };
+        const e: Exec = { jobId: spec.jobId, thingName: thing, status: "QUEUED", queuedAt: now, lastUpdatedAt: now, versionNumber: 1, executionNumber: 1, timers: {}, updates: [] };
         this.thingExecs(thing).set(spec.jobId, e);
       });
     }
@@ -144,6 +144,12 @@ export class JobsEmulator {
     for (const e of this.execsOf(jobId)) {
       if (e.status === "QUEUED" || (opts.force && e.status === "IN_PROGRESS")) this.change(e.thingName, () => this.finish(e, "CANCELED"));
     }
+  }
+
+  /** A thing left the target group of a continuous job: its pending execution becomes REMOVED. */
+  removeFromJob(jobId: string, thing: string): void {
+    const e = this.execs.get(thing)?.get(jobId);
+    if (e && !TERMINAL.includes(e.status)) this.change(thing, () => this.finish(e, "REMOVED"));
   }
 
   /** DeleteJobExecution: the execution disappears (an IN_PROGRESS one only with force). */
@@ -197,7 +203,7 @@ export class JobsEmulator {
   }
 
   private view(e: Exec): ExecutionView {
-    const { stepTimer: _s, jobTimer: _j, ...rest } = e;
+    const { timers: _t, ...rest } = e;
     return structuredClone(rest);
   }
 
@@ -240,10 +246,10 @@ export class JobsEmulator {
   }
 
   private executionOf(e: Exec, withDocument = true): Execution {
-    const job = this.jobs.get(e.jobId);
     const out: Execution = { ...summaryOf(e), thingName: e.thingName, status: e.status, ...(e.statusDetails ? { statusDetails: e.statusDetails } : {}) };
     if (withDocument) out.jobDocument = this.documentOf(e.jobId);
-    if (e.status === "IN_PROGRESS" && (e.stepTimer || job?.inProgressTimeoutMinutes)) out.approximateSecondsBeforeTimedOut = 60;
+    const deadlines = Object.values(e.timers).map((t) => t.deadline);
+    if (deadlines.length) out.approximateSecondsBeforeTimedOut = Math.max(0, Math.round((Math.min(...deadlines) - Date.now()) / 1000));
     return out;
   }
 
@@ -387,7 +393,7 @@ export class JobsEmulator {
     if (e.status === "QUEUED" && status === "IN_PROGRESS") {
       e.startedAt = now;
       const minutes = this.jobs.get(e.jobId)?.inProgressTimeoutMinutes;
-      if (minutes) e.jobTimer = this.timer(e, minutes);
+      if (minutes) this.arm(e, "job", minutes);
     }
     e.status = status;
     if (details) e.statusDetails = { ...details };
@@ -395,8 +401,9 @@ export class JobsEmulator {
     e.lastUpdatedAt = now;
     if (TERMINAL.includes(status)) return this.clearTimers(e);
     if (step !== undefined) {
-      clearTimeout(e.stepTimer);
-      e.stepTimer = step === -1 ? undefined : this.timer(e, step);
+      clearTimeout(e.timers.step?.handle);
+      delete e.timers.step;
+      if (step !== -1) this.arm(e, "step", step);
     }
   }
 
@@ -407,18 +414,17 @@ export class JobsEmulator {
     this.clearTimers(e);
   }
 
-  private timer(e: Exec, minutes: number): ReturnType<typeof setTimeout> {
-    const t = setTimeout(() => {
+  private arm(e: Exec, which: "step" | "job", minutes: number): void {
+    const handle = setTimeout(() => {
       if (e.status === "IN_PROGRESS" || e.status === "QUEUED") this.change(e.thingName, () => this.finish(e, "TIMED_OUT"));
     }, minutes * this.minuteMs);
-    t.unref?.();
-    return t;
+    handle.unref?.();
+    e.timers[which] = { handle, deadline: Date.now() + minutes * this.minuteMs };
   }
 
   private clearTimers(e: Exec): void {
-    clearTimeout(e.stepTimer);
-    clearTimeout(e.jobTimer);
-    e.stepTimer = e.jobTimer = undefined;
+    for (const t of Object.values(e.timers)) clearTimeout(t.handle);
+    e.timers = {};
   }
 }
 

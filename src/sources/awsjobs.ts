@@ -128,7 +128,12 @@ class AwsJobsSource implements Source {
       includeJobExecutionState: true,
       ...(!final && step ? { stepTimeoutInMinutes: step } : {}),
     };
-    return this.update(r, body, true);
+    try {
+      return await this.update(r, body, true);
+    } finally {
+      // Spacing counts from the answer, so two updates never reach AWS closer than the interval.
+      if (!final) this.lastProgress.set(r.jobId, Date.now());
+    }
   }
 
   private async update(r: Report, body: Record<string, unknown>, mayRetry: boolean): Promise<Delivery> {
@@ -159,11 +164,10 @@ class AwsJobsSource implements Source {
     throw this.failure(a, `the ${r.status} update of job ${r.jobId}`);
   }
 
-  /** At most one IN_PROGRESS update per job per interval: wait for the rest of it. */
+  /** At most one IN_PROGRESS update per job per interval after the last answer: wait for the rest. */
   private async pace(jobId: string): Promise<void> {
     const wait = (this.lastProgress.get(jobId) ?? -Infinity) + this.o.minProgressIntervalMs - Date.now();
     if (wait > 0) await sleep(wait);
-    this.lastProgress.set(jobId, Date.now());
   }
 
   private forget(jobId: string): void {

@@ -232,6 +232,30 @@ describe("AWS jobs source", () => {
     expect(await src.report(report("upparat_deleted", "SUCCEEDED", "complete_ready"))).toBe("already-terminal");
   });
 
+  test("a thing removed from a continuous job's group (REMOVED) is seen as cancelled", async () => {
+    const { thing, src, events } = await source();
+    emu.createJob({ jobId: "upparat_removed", document: doc(), things: [thing] });
+    await src.check();
+    await src.report(report("upparat_removed", "IN_PROGRESS", "download_start"));
+    emu.removeFromJob("upparat_removed", thing);
+    await events.until(() => events.cancels.includes("upparat_removed"));
+  });
+
+  test("IN_PROGRESS updates of one job are spaced by the minimum interval; final ones are not held back", async () => {
+    const { thing, src } = await source();
+    const paced = createAwsJobsSource(parseConfig(`[broker]\nhost = 127.0.0.1\nport = ${broker.port}\nthing_name = ${thing}\nclient_id = ${thing}-paced\n`, "/tmp/otter.ini", { env: {} }), { minProgressIntervalMs: 300 });
+    started.push(paced);
+    await paced.start(new RecordedEvents());
+    emu.createJob({ jobId: "upparat_paced", document: doc(), things: [thing] });
+    await src.check();
+    for (const state of ["download_start", "download_progress", "download_progress"]) await paced.report(report("upparat_paced", "IN_PROGRESS", state));
+    await paced.report(report("upparat_paced", "SUCCEEDED", "complete_ready"));
+    const at = emu.execution("upparat_paced", thing)!.updates.map((u) => u.at);
+    // The source waits from its answer, which the emulator sends after recording: a strict bound.
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(300);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(300);
+  });
+
   test("the step timeout expires into TIMED_OUT, which the source sees as cancelled", async () => {
     const { thing, src, events } = await source({ broker: "step_timeout = 1" });
     emu.createJob({ jobId: "upparat_step", document: doc(), things: [thing] });

@@ -92,8 +92,11 @@ describe("jobs emulator", () => {
     const t = await thing();
     expect((await ask(t, "start-next")).body).not.toHaveProperty("execution");
     emu.createJob({ jobId: "j_next", document: DOC, things: [t] });
-    const r = await ask(t, "start-next", { statusDetails: { state: "picked" }, stepTimeoutInMinutes: 5 });
+    const r = await ask(t, "start-next", { statusDetails: { state: "picked" }, stepTimeoutInMinutes: 600 });
     expect(r.body.execution).toMatchObject({ jobId: "j_next", status: "IN_PROGRESS", versionNumber: 2, statusDetails: { state: "picked" }, startedAt: expect.any(Number) });
+    const left = (r.body.execution as { approximateSecondsBeforeTimedOut: number }).approximateSecondsBeforeTimedOut;
+    expect(left).toBeGreaterThan(0);
+    expect(left).toBeLessThanOrEqual(60); // 600 emulated minutes of 100 ms
   });
 
   test("update: rules for status, statusDetails, versions and terminal states", async () => {
