@@ -89,6 +89,7 @@ export class JobsEmulator {
   private readonly faults: { thing: string; op: Operation; code: ErrorCode; count: number }[] = [];
   private readonly waiters = new Set<() => void>();
   private signatures = 0;
+  private serving = false;
   private readonly minuteMs: number;
 
   constructor(private readonly opts: EmulatorOptions) {
@@ -103,8 +104,9 @@ export class JobsEmulator {
     const ready = new Promise<void>((resolve) => (subscribed = resolve));
     client.on("message", (topic, payload) => this.onMessage(topic, payload));
     client.on("connect", () => {
-      client.subscribeAsync("$aws/things/+/jobs/#", { qos: 1 }).then(() => (subscribed(), this.changed()), () => {});
+      client.subscribeAsync("$aws/things/+/jobs/#", { qos: 1 }).then(() => ((this.serving = true), subscribed(), this.changed()), () => {});
     });
+    client.on("close", () => (this.serving = false));
     client.on("error", () => {}); // reconnects on its own; tests restart the broker on purpose
     await ready;
   }
@@ -114,9 +116,9 @@ export class JobsEmulator {
     await this.client?.endAsync(true);
   }
 
-  /** Whether the emulator is connected to the broker (it reconnects after a broker restart). */
+  /** Whether the emulator is connected and subscribed (it reconnects after a broker restart). */
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.serving;
   }
 
   defineGroup(name: string, things: string[]): void {
