@@ -5,35 +5,10 @@
 // Tests import JobsEmulator; people run `bun scripts/jobs-emulator.ts --broker mqtt://…`
 // and drive it over a small HTTP control API (scripts/jobs-emulator-http.ts).
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import {
-  DEVICE_STATUSES, TERMINAL, epochSeconds, jobsTopic,
-  type ErrorCode, type Execution, type ExecutionState, type ExecutionStatus, type ExecutionSummary,
-} from "../src/sources/jobsapi.ts";
-import { problemOf } from "../src/sources/statusdetails.ts";
+import { TERMINAL, epochSeconds, jobsTopic, type ErrorCode, type Execution, type ExecutionStatus, type ExecutionSummary } from "../src/sources/jobsapi.ts";
+import { badRequest, cannotUpdate, presign, rejected, stateOf, summaryOf, type Answer, type Exec, type UpdateRecord } from "./jobs-emulator-rules.ts";
 
-/** One update request as received, with what the emulator answered. */
-export interface UpdateRecord {
-  at: number;
-  status: unknown;
-  statusDetails?: Record<string, string>;
-  clientToken?: string;
-  outcome: "accepted" | ErrorCode;
-}
-
-interface Exec {
-  jobId: string;
-  thingName: string;
-  status: ExecutionStatus;
-  statusDetails?: Record<string, string>;
-  queuedAt: number;
-  startedAt?: number;
-  lastUpdatedAt: number;
-  versionNumber: number;
-  executionNumber: number;
-  /** the step timer (stepTimeoutInMinutes) and the job's in-progress timer */
-  timers: Partial<Record<"step" | "job", { handle: ReturnType<typeof setTimeout>; deadline: number }>>;
-  updates: UpdateRecord[];
-}
+export type { UpdateRecord } from "./jobs-emulator-rules.ts";
 
 export type ExecutionView = Omit<Exec, "timers">;
 
@@ -57,28 +32,7 @@ export interface EmulatorOptions {
   mqtt?: IClientOptions;
 }
 
-type Answer = { accepted: Record<string, unknown> } | { rejected: { code: ErrorCode; message: string; executionState?: ExecutionState } };
-
-const PRESIGN = /\$\{aws:iot:s3-presigned-url:([^}]+)\}/g;
 const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
-
-function rejected(code: ErrorCode, message: string, exec?: Exec): Answer {
-  return { rejected: { code, message, ...(exec ? { executionState: stateOf(exec) } : {}) } };
-}
-
-function stateOf(e: Exec): ExecutionState {
-  return { status: e.status, ...(e.statusDetails ? { statusDetails: e.statusDetails } : {}), versionNumber: e.versionNumber };
-}
-
-function summaryOf(e: Exec): ExecutionSummary {
-  const { jobId, queuedAt, startedAt, lastUpdatedAt, versionNumber, executionNumber } = e;
-  return { jobId, queuedAt, ...(startedAt ? { startedAt } : {}), lastUpdatedAt, versionNumber, executionNumber };
-}
-
-function stepTimeout(v: unknown): number | undefined | "bad" {
-  if (v === undefined) return undefined;
-  return v === -1 || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 10080) ? (v as number) : "bad";
-}
 
 export class JobsEmulator {
   private client?: MqttClient;
@@ -238,13 +192,7 @@ export class JobsEmulator {
 
   /** The job document as the device sees it: presigned-URL placeholders signed afresh. */
   private documentOf(jobId: string): unknown {
-    const sign = (v: unknown): unknown => {
-      if (typeof v === "string") return v.replace(PRESIGN, (_, url: string) => `${url}${url.includes("?") ? "&" : "?"}sig=${++this.signatures}`);
-      if (Array.isArray(v)) return v.map(sign);
-      if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sign(x)]));
-      return v;
-    };
-    return sign(this.jobs.get(jobId)?.document);
+    return presign(this.jobs.get(jobId)?.document, () => ++this.signatures);
   }
 
   private executionOf(e: Exec, withDocument = true): Execution {
@@ -336,10 +284,9 @@ export class JobsEmulator {
   }
 
   private startNext(thing: string, req: Record<string, unknown>): Answer {
-    const problem = req.statusDetails !== undefined ? problemOf(req.statusDetails) : undefined;
-    if (problem) return rejected("InvalidRequest", problem);
-    const step = stepTimeout(req.stepTimeoutInMinutes);
-    if (step === "bad") return rejected("InvalidRequest", "stepTimeoutInMinutes must be 1-10080 or -1");
+    const bad = badRequest(req, false);
+    if (bad) return bad;
+    const step = req.stepTimeoutInMinutes as number | undefined;
     const e = this.pending(thing)[0];
     if (!e) return { accepted: {} };
     if (e.status === "QUEUED") this.apply(e, "IN_PROGRESS", req.statusDetails as Record<string, string> | undefined, step);
@@ -362,20 +309,10 @@ export class JobsEmulator {
   }
 
   private tryUpdate(thing: string, jobId: string, req: Record<string, unknown>): Answer {
-    const status = req.status as ExecutionStatus;
-    if (!DEVICE_STATUSES.includes(status)) return rejected("InvalidRequest", `status must be one of ${DEVICE_STATUSES.join(", ")}, got ${JSON.stringify(req.status)}`);
-    const problem = req.statusDetails !== undefined ? problemOf(req.statusDetails) : undefined;
-    if (problem) return rejected("InvalidRequest", problem);
-    const step = stepTimeout(req.stepTimeoutInMinutes);
-    if (step === "bad") return rejected("InvalidRequest", "stepTimeoutInMinutes must be 1-10080 or -1");
     const e = this.execs.get(thing)?.get(jobId);
-    if (!e) return rejected("ResourceNotFound", `no execution of ${jobId} for ${thing}`);
-    if (req.executionNumber !== undefined && req.executionNumber !== e.executionNumber) return rejected("ResourceNotFound", `no execution number ${req.executionNumber}`);
-    if (TERMINAL.includes(e.status)) return rejected("InvalidStateTransition", `execution of ${jobId} is already ${e.status}`, e);
-    if (req.expectedVersion !== undefined && req.expectedVersion !== e.versionNumber) {
-      return rejected("VersionMismatch", `expected version ${req.expectedVersion}, current is ${e.versionNumber}`, e);
-    }
-    this.apply(e, status, req.statusDetails as Record<string, string> | undefined, step);
+    const bad = badRequest(req, true) ?? cannotUpdate(req, e, `${jobId} for ${thing}`);
+    if (bad || !e) return bad!;
+    this.apply(e, req.status as ExecutionStatus, req.statusDetails as Record<string, string> | undefined, req.stepTimeoutInMinutes as number | undefined);
     return {
       accepted: {
         ...(req.includeJobExecutionState === true ? { executionState: stateOf(e) } : {}),
