@@ -1,7 +1,7 @@
 // Command-line parsing: pure, so it is tested without spawning anything.
 import { UsageError } from "./errors.ts";
 
-export const COMMANDS = ["run", "check-config"] as const;
+export const COMMANDS = ["run", "check-config", "status", "install"] as const;
 export type Command = (typeof COMMANDS)[number] | "version" | "help";
 
 export interface Cli {
@@ -20,23 +20,33 @@ export interface Cli {
 }
 
 // Options that take a value, per command; shared ones are listed under "*".
+// --config-file is Upparat's spelling, kept so its service files work unchanged.
 const VALUE_OPTIONS: Record<string, readonly string[]> = {
-  "*": ["-c", "--config", "-t", "--thing-name"],
+  "*": ["-c", "--config", "--config-file", "-t", "--thing-name"],
+  install: ["--sha256", "--version"],
 };
+
+// Positional arguments each command takes.
+const MAX_ARGS: Record<Command, number> = { run: 0, "check-config": 0, status: 0, install: 1, version: 0, help: 0 };
 
 export const HELP = `otter — over-the-air update agent
 
 Usage:
   otter [run] [-c FILE] [-v|-q] [--once] [--json-logs] [-t THING]
   otter check-config [-c FILE]
+  otter status [-c FILE] [--json]
+  otter install URL|PATH --version V [--sha256 HEX] [-c FILE]
   otter --version | --help
 
 Commands:
   run            check for updates and apply them (default); a daemon unless --once
   check-config   validate the config and print the effective values, secrets masked
+  status         lock holder, current job and phase, reports waiting, last results
+  install        run the update pipeline on a file given by hand (USB stick, laptop)
 
 Options:
-  -c, --config FILE   config file (default $OTTER_CONFIG, then /etc/otter/otter.ini)
+  -c, --config FILE   config file (default $OTTER_CONFIG, then /etc/otter/otter.ini);
+                      Upparat's --config-file works too
   -t, --thing-name T  AWS IoT thing name (overrides [broker] thing_name)
   -v, --verbose       log DEBUG and up
   -q, --quiet         log ERROR only
@@ -59,7 +69,7 @@ export function parseCli(argv: readonly string[]): Cli {
     if (takesValue) {
       const value = inline ?? argv[++i];
       if (value === undefined || value === "") throw new UsageError(`${flag} needs a value; see otter --help`);
-      if (flag === "-c" || flag === "--config") cli.config = value;
+      if (flag === "-c" || flag === "--config" || flag === "--config-file") cli.config = value;
       else if (flag === "-t" || flag === "--thing-name") cli.thingName = value;
       else cli.options[flag.replace(/^--/, "")] = value;
       continue;
@@ -70,7 +80,7 @@ export function parseCli(argv: readonly string[]): Cli {
       case "--once": cli.once = true; continue;
       case "--json-logs": cli.jsonLogs = true; continue;
       case "--json": cli.json = true; continue;
-      case "-V": case "--version": cli.command = "version"; commandSeen = true; continue;
+      case "-V": case "--version": if (!commandSeen) cli.command = "version"; commandSeen = true; continue;
       case "-h": case "--help": cli.command = "help"; commandSeen = true; continue;
     }
     if (word.startsWith("-")) throw new UsageError(`unknown option ${word}; see otter --help`);
@@ -80,8 +90,14 @@ export function parseCli(argv: readonly string[]): Cli {
       commandSeen = true;
       continue;
     }
+    if (cli.args.length >= MAX_ARGS[cli.command]) throw new UsageError(`unexpected argument "${word}" for ${cli.command}; see otter --help`);
     cli.args.push(word);
   }
   if (cli.verbose && cli.quiet) throw new UsageError("-v and -q contradict each other; pick one");
+  if (cli.command === "install") {
+    if (cli.args.length !== 1) throw new UsageError("otter install needs the URL or PATH of the file; see otter --help");
+    if (!cli.options.version) throw new UsageError("otter install needs --version V (the version hook confirms it after the restart)");
+    if (cli.options.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(cli.options.sha256)) throw new UsageError(`--sha256: expected 64 hex digits, got "${cli.options.sha256}"`);
+  }
   return cli;
 }

@@ -51,6 +51,12 @@ const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w
 const UNIT_BYTES: Record<string, number> = { "": 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 
 class BadValue extends Error {}
+const badValue = (): never => {
+  throw new BadValue();
+};
+
+// Names Python's logging accepts (Upparat passes log_level to it), and Upparat's README's EXCEPTION.
+const LEVEL_ALIASES: Record<string, Level> = { EXCEPTION: "ERROR", CRITICAL: "ERROR", FATAL: "ERROR", WARN: "WARNING", NOTSET: "DEBUG" };
 
 function duration(text: string, bareUnit: "s" | "h"): number {
   const m = /^(\d+(?:\.\d+)?)\s*([smhdw]?)$/i.exec(text);
@@ -86,9 +92,8 @@ function parseValue(kind: Kind, text: string): unknown {
     case "lines":
       return text.split("\n").map((l) => l.trim()).filter(Boolean);
     case "level": {
-      const v = text.toUpperCase() === "EXCEPTION" ? "ERROR" : text.toUpperCase();
-      if (!(LEVELS as readonly string[]).includes(v)) throw new BadValue();
-      return v;
+      const v = text.toUpperCase();
+      return LEVEL_ALIASES[v] ?? ((LEVELS as readonly string[]).includes(v) ? v : badValue());
     }
     case "source":
       if (!["auto", "aws", "manifest"].includes(text)) throw new BadValue();
@@ -177,14 +182,19 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
 function check(file: string, row: Row, text: string): unknown {
   try {
     const v = parseValue(row.kind, text);
-    if (typeof v === "number" && row.min !== undefined && v < row.min) throw new BadValue();
+    if (typeof v === "number" && (v < (row.min ?? -Infinity) || v > (row.max ?? Infinity))) throw new BadValue();
     return v;
   } catch (err) {
     if (!(err instanceof BadValue)) throw err;
-    const floor = row.min !== undefined && ["int", "number", "seconds", "hours", "bytes"].includes(row.kind) ? ` of at least ${row.min}` : "";
-    const eg = row.kind === "executable" ? `/usr/local/bin/otter-${row.key}` : (defaultOf(row) ?? EXAMPLES[row.kind]);
-    throw new ConfigError(`${file} [${row.section}] ${row.key}: expected ${WHAT[row.kind]}${floor}, got "${text}"; e.g. ${row.key} = ${eg}`);
+    const eg = row.kind === "executable" ? `/usr/local/bin/otter-${row.key}` : (row.eg ?? defaultOf(row) ?? EXAMPLES[row.kind]);
+    throw new ConfigError(`${file} [${row.section}] ${row.key}: expected ${WHAT[row.kind]}${range(row)}, got ${JSON.stringify(text)}; e.g. ${row.key} = ${eg}`);
   }
+}
+
+// " from 1 to 65535", " of at least 1", or "" when only the kind limits the value (min 0 of a duration).
+function range(row: Row): string {
+  if (row.max !== undefined) return ` from ${row.min} to ${row.max}`;
+  return row.min ? ` of at least ${row.min}` : "";
 }
 
 // Rules between keys, which the table cannot express.
@@ -198,7 +208,7 @@ function crossCheck(config: Config, file: string): void {
   b.client_id ??= b.thing_name;
   for (const [name, url] of Object.entries(config.channels)) {
     if (!/^(https?|file):\/\//.test(url)) {
-      throw new ConfigError(`${file} [channels] ${name}: expected a manifest URL (https://, http:// or file://), got "${url}"; e.g. ${name} = https://updates.example.com/${name}.json`);
+      throw new ConfigError(`${file} [channels] ${name}: expected a manifest URL (https://, http:// or file://), got ${JSON.stringify(url)}; e.g. ${name} = https://updates.example.com/${name}.json`);
     }
   }
 }

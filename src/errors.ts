@@ -49,6 +49,7 @@ const KINDS = {
   SIGNATURE_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed" },
   CERT_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed" },
   ARCHIVE_UNSAFE: { transient: false, exit: EXIT.failed, state: "archive_rejected" },
+  RESTART_PENDING: { transient: true, exit: EXIT.restarting },
   SOURCE_UNAVAILABLE: { transient: true, exit: EXIT.retryLater },
   SOURCE_REJECTED: { transient: false, exit: EXIT.failed },
   REPORT_UNACKNOWLEDGED: { transient: true, exit: EXIT.retryLater },
@@ -105,6 +106,7 @@ export class SignatureInvalid extends kind("SIGNATURE_INVALID") {}
 export class SignatureMissing extends kind("SIGNATURE_MISSING") {}
 export class CertInvalid extends kind("CERT_INVALID") {}
 export class ArchiveUnsafe extends kind("ARCHIVE_UNSAFE") {}
+export class RestartPending extends kind("RESTART_PENDING") {}
 export class SourceUnavailable extends kind("SOURCE_UNAVAILABLE") {}
 export class SourceRejected extends kind("SOURCE_REJECTED") {}
 export class ReportUnacknowledged extends kind("REPORT_UNACKNOWLEDGED") {}

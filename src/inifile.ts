@@ -15,7 +15,8 @@ export class IniSyntaxError extends Error {
   }
 }
 
-const SECTION = /^\[([^\]]+)\]\s*$/;
+// As configparser: text after the closing bracket is ignored, the header may be indented.
+const SECTION = /^\[(.+)\]/;
 const DEFAULT = "DEFAULT";
 
 interface Entry {
@@ -49,7 +50,7 @@ export function parseIni(text: string): IniSections {
     }
     close();
     const header = SECTION.exec(stripped);
-    if (header && indent === 0) {
+    if (header) {
       section = header[1]!;
       if (section !== DEFAULT && raw.has(section)) throw new IniSyntaxError(n, `section [${section}] appears twice`);
       if (!raw.has(section)) raw.set(section, new Map());

@@ -24,6 +24,8 @@ function readConfig(cli: Cli): Config {
   return config;
 }
 
+const printLine = (line: string) => process.stdout.write(`otter: ${line}\n`);
+
 async function run(cli: Cli): Promise<ExitCode> {
   switch (cli.command) {
     case "version":
@@ -35,9 +37,21 @@ async function run(cli: Cli): Promise<ExitCode> {
     case "check-config":
       process.stdout.write(renderConfig(readConfig(cli)));
       return EXIT.ok;
+    case "status": {
+      const { statusOf, formatStatus } = await import("./status.ts");
+      const status = statusOf(readConfig(cli));
+      process.stdout.write(cli.json ? JSON.stringify(status) + "\n" : formatStatus(status));
+      return EXIT.ok;
+    }
     case "run": {
       const { runAgent } = await import("./agent.ts");
-      return runAgent(readConfig(cli), { once: cli.once });
+      return runAgent(readConfig(cli), { once: cli.once, summary: cli.once ? printLine : undefined });
+    }
+    case "install": {
+      const [{ runAgent }, { manualSource }] = await Promise.all([import("./agent.ts"), import("./sources/manual.ts")]);
+      const config = readConfig(cli);
+      const source = manualSource(config, cli.args[0]!, cli.options.version!, cli.options.sha256);
+      return runAgent(config, { once: true, source, summary: printLine });
     }
   }
 }

@@ -18,6 +18,10 @@ export interface Row {
   secret?: boolean;
   /** Smallest value accepted, for numbers. */
   min?: number;
+  /** Largest value accepted, for numbers. */
+  max?: number;
+  /** The example shown in an error message when there is no default. */
+  eg?: string;
 }
 
 export const SCHEMA = [
@@ -31,10 +35,11 @@ export const SCHEMA = [
   { section: "service", key: "check_jitter", kind: "seconds", def: "300", min: 0, doc: "random extra delay before each check, to spread a fleet's load" },
   { section: "service", key: "max_starts", kind: "int", def: "5", min: 1, doc: "starts of one job's same phase before it is failed as a loop (reboot loop guard)" },
   { section: "service", key: "report_url", kind: "string", doc: "manifest mode: URL that receives a JSON POST per status change" },
+  { section: "service", key: "report_timeout", kind: "seconds", def: "30", min: 0, doc: "--once: wait this long for reports to be acknowledged; undelivered ones stay queued (exit 3)" },
   { section: "service", key: "history_size", kind: "int", def: "50", min: 1, doc: "finished jobs kept for `otter status`" },
   // [broker]
   { section: "broker", key: "host", kind: "string", def: "127.0.0.1", doc: "MQTT broker (AWS IoT endpoint)" },
-  { section: "broker", key: "port", kind: "int", min: 1, doc: "default 1883, or 8883 when cafile/certfile/keyfile are set" },
+  { section: "broker", key: "port", kind: "int", min: 1, max: 65535, eg: "8883", doc: "default 1883, or 8883 when cafile/certfile/keyfile are set" },
   { section: "broker", key: "thing_name", kind: "string", def: () => hostname(), doc: "AWS IoT thing name (-t overrides)" },
   { section: "broker", key: "client_id", kind: "string", doc: "MQTT client id; default the thing name (Upparat's fixed \"upparat\" makes AWS drop devices that share it)" },
   { section: "broker", key: "cafile", kind: "file", doc: "CA for the broker; cafile, certfile and keyfile turn on mutual TLS" },
@@ -42,7 +47,7 @@ export const SCHEMA = [
   { section: "broker", key: "keyfile", kind: "file", secret: true, doc: "client private key" },
   { section: "broker", key: "keepalive", kind: "seconds", def: "60", min: 5, doc: "MQTT keepalive" },
   { section: "broker", key: "job_prefix", kind: "string", def: "upparat_", doc: "only jobs whose id starts with this are taken" },
-  { section: "broker", key: "step_timeout", kind: "int", min: 1, doc: "minutes; sent as stepTimeoutInMinutes with each update" },
+  { section: "broker", key: "step_timeout", kind: "int", min: 1, eg: "30", doc: "minutes; sent as stepTimeoutInMinutes with each update" },
   // [hooks]
   { section: "hooks", key: "version", kind: "executable", doc: "prints the installed version" },
   { section: "hooks", key: "download", kind: "executable", doc: "may postpone the download (exit 3)" },
@@ -84,7 +89,7 @@ export const SCHEMA = [
   { section: "policy", key: "min_soak", kind: "hours", def: "30", min: 0, doc: "an image runs at least this long before an update replaces it" },
   { section: "policy", key: "new_overrides_old", kind: "list", def: "", doc: "channels whose newer offer may replace the same channel before test_period" },
   { section: "policy", key: "approvals", kind: "bool", def: "false", doc: "updates wait for `otter approve ID`" },
-  { section: "policy", key: "auto_approve_after", kind: "hours", min: 0, doc: "approve a pending update after this long unless denied" },
+  { section: "policy", key: "auto_approve_after", kind: "hours", min: 0, eg: "24", doc: "approve a pending update after this long unless denied" },
   { section: "policy", key: "window", kind: "string", doc: "when updates may start, e.g. \"Mon-Fri 02:00-05:00, Sat 00:00-24:00\" (local time)" },
   { section: "policy", key: "download_outside_window", kind: "bool", def: "true", doc: "download outside the window, install inside it" },
   { section: "policy", key: "board", kind: "string", doc: "this device's board/model" },

@@ -1,0 +1,107 @@
+// The HTTP manifest source, for fleets without AWS: one small JSON manifest per channel
+// ([channels] name = URL), polled. Reports go to [service] report_url as a JSON POST per
+// status change (retried until a 2xx), and always to the log and the history.
+//
+// Manifest schema (README "Manifests"):
+//   { "version": "1.4.2", "url": "image-1.4.2.tar.gz" (relative to the manifest, or absolute),
+//     "sha256": "<64 hex>", "size": 1234, "signature"?: base64 | {value, algorithm?, certificate?},
+//     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
+import type { Config } from "../config.ts";
+import { ManifestInvalid, SourceRejected, SourceUnavailable, describe } from "../errors.ts";
+import { log } from "../log.ts";
+import { FieldError, offerFields } from "./offerfields.ts";
+import type { Delivery, Offer, Report, Source } from "./source.ts";
+
+const MAX_MANIFEST_BYTES = 1 << 20;
+
+/** A checked manifest, or why a channel has none right now. */
+export type ChannelResult = { channel: string; offer: Offer } | { channel: string; error: Error };
+
+function allowed(config: Config, url: string): boolean {
+  return url.startsWith("https://") || config.download.allow_http;
+}
+
+async function fetchText(config: Config, url: string): Promise<string> {
+  if (url.startsWith("file:")) return readFile(fileURLToPath(url), "utf8");
+  const res = await fetch(url, { signal: AbortSignal.timeout(config.download.connect_timeout * 1000), redirect: "follow" });
+  if (res.status >= 500 || res.status === 429 || res.status === 408) throw new SourceUnavailable(`${url}: HTTP ${res.status}`);
+  if (!res.ok) throw new ManifestInvalid(`${url}: HTTP ${res.status}`);
+  const body = await res.text();
+  if (body.length > MAX_MANIFEST_BYTES) throw new ManifestInvalid(`${url}: larger than ${MAX_MANIFEST_BYTES} bytes; a manifest is a small JSON document`);
+  return body;
+}
+
+/** Fetch and validate one channel's manifest. */
+export async function readManifest(config: Config, channel: string, url: string): Promise<Offer> {
+  if (!allowed(config, url)) throw new ManifestInvalid(`[channels] ${channel}: ${url} is not https; set [download] allow_http = true to allow it`);
+  let text: string;
+  try {
+    text = await fetchText(config, url);
+  } catch (err) {
+    if (err instanceof ManifestInvalid || err instanceof SourceUnavailable) throw err;
+    throw new SourceUnavailable(`manifest ${channel} (${url}): ${describe(err)}`, { cause: err });
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new ManifestInvalid(`manifest ${channel} (${url}): not JSON: ${describe(err)}`);
+  }
+  try {
+    const fields = offerFields(doc as Record<string, unknown>, url);
+    if (!fields.sha256) throw new FieldError(`"sha256": expected 64 hex digits, got nothing; a manifest must name its file's digest`);
+    if (!allowed(config, fields.url)) throw new FieldError(`"url": ${fields.url} is not https; set [download] allow_http = true to allow it`);
+    return { ...fields, id: `${channel}:${fields.version}:${fields.sha256.slice(0, 12)}`, source: "manifest", channel };
+  } catch (err) {
+    if (err instanceof FieldError) throw new ManifestInvalid(`manifest ${channel} (${url}): ${err.message}`);
+    throw err;
+  }
+}
+
+/** Every channel's manifest, each with its offer or its error, in config order. */
+export function checkChannels(config: Config): Promise<ChannelResult[]> {
+  return Promise.all(
+    Object.entries(config.channels).map(([channel, url]) =>
+      readManifest(config, channel, url).then((offer) => ({ channel, offer }), (error: Error) => ({ channel, error }))),
+  );
+}
+
+export function createManifestSource(config: Config): Source {
+  return {
+    name: "manifest",
+    async start() {},
+    async stop() {},
+    async check() {
+      const results = await checkChannels(config);
+      for (const r of results) if ("error" in r) log.warn(r.error.message, { channel: r.channel });
+      if (results.every((r) => "error" in r && r.error instanceof SourceUnavailable)) {
+        throw new SourceUnavailable(`no manifest could be fetched (${results.length} channels)`);
+      }
+      return results.flatMap((r) => ("offer" in r ? [r.offer] : []));
+    },
+    report: (report) => postReport(config, report),
+  };
+}
+
+/** POST a report to report_url; without one, the log and history are the record. */
+export async function postReport(config: Config, report: Report): Promise<Delivery> {
+  log.info(`report ${report.jobId}: ${report.status} ${report.state}`, { message: report.message });
+  const url = config.service.report_url;
+  if (!url) return "acknowledged";
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ thing: config.broker.thing_name, ...report }),
+      signal: AbortSignal.timeout(config.download.connect_timeout * 1000),
+    });
+  } catch (err) {
+    throw new SourceUnavailable(`report_url ${url}: ${describe(err)}`, { cause: err });
+  }
+  if (res.ok) return "acknowledged";
+  if (res.status >= 500 || res.status === 429 || res.status === 408) throw new SourceUnavailable(`report_url ${url}: HTTP ${res.status}`);
+  throw new SourceRejected(`report_url ${url}: HTTP ${res.status}`);
+}

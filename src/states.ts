@@ -1,0 +1,211 @@
+// What each pipeline state does: short glue over hooks, download and verify. A handler
+// reports an outcome (an Event); src/pipeline.ts picks the next state.
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { renameAtomic } from "./atomic.ts";
+import type { Config } from "./config.ts";
+import { download } from "./download.ts";
+import { RestartPending, VersionMismatch } from "./errors.ts";
+import { appendHistory } from "./history.ts";
+import { callHook, type HookName } from "./hookcall.ts";
+import type { Journal, JobRecord, Outcome } from "./journal.ts";
+import { log } from "./log.ts";
+import type { Event, State } from "./pipeline.ts";
+import type { Source } from "./sources/source.ts";
+import { verifyFile } from "./verify.ts";
+
+export interface Ctx {
+  config: Config;
+  journal: Journal;
+  source: Source;
+  /** fires when the job is cancelled upstream (only in cancellable states) or otter stops */
+  signal: AbortSignal;
+  /** deliver queued reports, waiting at most ms (before a restart that may kill otter) */
+  flush(ms: number): Promise<void>;
+}
+
+type Handler = (ctx: Ctx, job: JobRecord) => Promise<Event>;
+
+// At most one progress report per job every this many ms: AWS throttles chatty devices.
+const PROGRESS_EVERY_MS = 15_000;
+
+function hook(ctx: Ctx, key: State, name: HookName, extra: string[] = [], onLine?: (s: "stdout" | "stderr", l: string) => void) {
+  return callHook({ config: ctx.config, journal: ctx.journal, signal: ctx.signal, key, name, extra, onLine });
+}
+
+function succeed(job: JobRecord, state: string, message: string): void {
+  job.outcome = { status: "SUCCEEDED", state, message };
+}
+
+function progress(ctx: Ctx, state: string) {
+  let last = Date.now();
+  return (message: string, details?: Record<string, string>) => {
+    if (Date.now() - last < PROGRESS_EVERY_MS) return;
+    last = Date.now();
+    ctx.journal.enqueue({ status: "IN_PROGRESS", state, message, details });
+    ctx.journal.save();
+  };
+}
+
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100);
+}
+
+/** Where a job's download lands: the .part file and the verified final name. */
+export function artifactPaths(config: Config, job: JobRecord): { part: string; final: string } {
+  const ext = /\.(tar\.gz|tgz|gz|zip|[A-Za-z0-9]{1,8})$/.exec(new URL(job.offer.url, "file:///").pathname)?.[0] ?? ".bin";
+  const final = join(config.service.download_location, `${safeName(job.offer.id)}${ext}`);
+  return { part: `${final}.part`, final };
+}
+
+export const handlers: { [S in Exclude<State, "done">]: Handler } = {
+  async versionCheck(ctx, job) {
+    const installed = await hook(ctx, "versionCheck", "version");
+    if (installed === undefined) return "ok";
+    job.previousVersion = installed;
+    ctx.journal.data.running.version ??= installed;
+    if (installed === job.offer.version && !job.offer.force) {
+      succeed(job, "version_already_installed", `version ${installed} is already installed`);
+      return "skip";
+    }
+    return "ok";
+  },
+
+  async downloadHook(ctx, job) {
+    // Upparat skips the download hook (which may postpone) for a forced job.
+    if (!job.offer.force) await hook(ctx, "downloadHook", "download");
+    return "ok";
+  },
+
+  async download(ctx, job) {
+    const { part } = artifactPaths(ctx.config, job);
+    if (!job.download) {
+      job.download = { partPath: part };
+      ctx.journal.enqueue({ status: "IN_PROGRESS", state: "download_start", message: `downloading version ${job.offer.version}` });
+      ctx.journal.save();
+    }
+    const dl = job.download;
+    const report = progress(ctx, "download_progress");
+    const refresh = ctx.source.refresh;
+    dl.result = await download({
+      url: job.offer.url,
+      partPath: dl.partPath,
+      expectedSize: job.offer.size,
+      sha256: job.offer.sha256,
+      resume: dl.resume,
+      signal: ctx.signal,
+      refreshUrl: refresh && (async () => {
+        job.offer.url = (await refresh.call(ctx.source, job.offer)).url;
+        ctx.journal.save();
+        return job.offer.url;
+      }),
+      onProgress: (p) => report(JSON.stringify({ downloaded_bytes: p.bytes }), {
+        bytes: String(p.bytes), ...(p.total ? { percent: String(Math.floor((100 * p.bytes) / p.total)) } : {}),
+      }),
+      onCheckpoint: (r) => {
+        dl.resume = r;
+        ctx.journal.save();
+      },
+      options: ctx.config.download,
+    });
+    ctx.journal.save();
+    return "ok";
+  },
+
+  async verify(ctx, job) {
+    const { part, final } = artifactPaths(ctx.config, job);
+    // The final name exists only for a verified file: it is renamed after verification.
+    if (!existsSync(final)) {
+      const result = job.download?.result;
+      if (!result) throw new Error("verify: no finished download recorded");
+      try {
+        await verifyFile(result, { sha256: job.offer.sha256, signature: job.offer.signature, size: job.offer.size }, ctx.config.verify);
+      } catch (err) {
+        rmSync(part, { force: true });
+        throw err;
+      }
+      renameAtomic(part, final);
+    }
+    job.artifact = final;
+    ctx.journal.save();
+    return "ok";
+  },
+
+  async install(ctx, job) {
+    if (!ctx.config.hooks.install) {
+      succeed(job, "no_installation_hook_provided", `version ${job.offer.version} downloaded and verified; no install hook`);
+      return "skip";
+    }
+    ctx.journal.enqueue({ status: "IN_PROGRESS", state: "installation_start", message: `installing version ${job.offer.version}` });
+    ctx.journal.save();
+    const report = progress(ctx, "installation_progress");
+    await hook(ctx, "install", "install", [job.artifact!], (stream, line) => {
+      if (stream === "stdout" && line.trim()) report(line.trim());
+    });
+    return "ok";
+  },
+
+  async restart(ctx, job) {
+    if (!ctx.config.hooks.restart) return "ok";
+    ctx.journal.enqueue({ status: "IN_PROGRESS", state: "reboot_start", message: `restarting into version ${job.offer.version}` });
+    ctx.journal.save();
+    // The restart may take otter down with it: get the report out first.
+    await ctx.flush(10_000);
+    await hook(ctx, "restart", "restart", [job.offer.force ? "True" : ""]);
+    return "ok";
+  },
+
+  async confirmVersion(ctx, job) {
+    if (!ctx.config.hooks.version) return "ok";
+    const now = await hook(ctx, "confirmVersion", "version");
+    job.confirmedVersion = now;
+    if (now === job.offer.version) return "ok";
+    if (now === job.previousVersion && ctx.config.hooks.restart) {
+      // The restart hook's counter is dropped when it exits 0: still there, it was cut off.
+      if (job.hooks.restart) return "notRestarted";
+      // It returned, yet the old version runs: a reboot it scheduled is still pending.
+      throw new RestartPending(`version is still ${now} after the restart hook; waiting for the restart to take effect`);
+    }
+    throw new VersionMismatch(`version hook says "${now}", the job installs "${job.offer.version}"`);
+  },
+
+  async ready(ctx, job) {
+    const { version, ready } = ctx.config.hooks;
+    if (ready) await hook(ctx, "ready", "ready");
+    const state = !version ? "complete_no_version_check" : ready ? "complete_ready" : "complete_no_ready_check";
+    succeed(job, state, `version ${job.offer.version} installed${version ? ", version confirmed" : ""}${ready ? ", ready check passed" : ""}`);
+    const running = ctx.journal.data.running;
+    Object.assign(running, { version: job.offer.version, channel: job.offer.channel, installedAt: Date.now(), readyFailed: false, workloadDied: false });
+    ctx.journal.save();
+    return "ok";
+  },
+
+  async rollback(ctx, job) {
+    const outcome = job.outcome!;
+    if (!ctx.config.hooks.rollback) return "ok";
+    try {
+      await hook(ctx, "rollback", "rollback", [job.artifact ?? ""]);
+      outcome.message = `${outcome.message}; rolled back`;
+      return "ok";
+    } catch (err) {
+      outcome.message = `${outcome.message}; rollback failed: ${(err as Error).message}`;
+      return "failed";
+    }
+  },
+
+  async report(ctx, job) {
+    const outcome: Outcome = job.outcome ?? { status: "FAILED", state: "internal_error", message: "job ended without an outcome" };
+    const { config, journal } = ctx;
+    appendHistory(config.service.state_dir, {
+      id: job.offer.id, version: job.offer.version, channel: job.offer.channel, status: outcome.status, state: outcome.state,
+      message: outcome.message, startedAt: job.startedAt, endedAt: new Date().toISOString(),
+    }, config.service.history_size);
+    const { part, final } = artifactPaths(config, job);
+    for (const p of [part, final, `${final}.d`]) rmSync(p, { recursive: true, force: true });
+    journal.enqueue({ status: outcome.status, state: outcome.state, message: outcome.message, details: { version: job.offer.version } });
+    journal.data.job = undefined;
+    journal.save();
+    log.info(`job ${job.offer.id} ${outcome.status}`, { state: outcome.state, message: outcome.message });
+    return "ok";
+  },
+};

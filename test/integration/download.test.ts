@@ -1,0 +1,326 @@
+// The downloader against real loopback servers that misbehave on purpose.
+import { afterEach, describe, expect, test } from "bun:test";
+import { createHash, randomBytes } from "node:crypto";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseConfig, type Config } from "../../src/config.ts";
+import { download, type DownloadRequest, type ResumePoint } from "../../src/download.ts";
+import { OtterError } from "../../src/errors.ts";
+import { startConnectProxy, startServer, type Handler, type Running } from "../helpers/flakyserver.ts";
+import { clientCert, makeCA, serverCert, tempDir } from "../helpers/pki.ts";
+
+const MiB = 2 ** 20;
+const FILE = randomBytes(3 * MiB);
+const SHA = sha(FILE);
+const servers: Running[] = [];
+
+function sha(b: Uint8Array): string {
+  return createHash("sha256").update(b).digest("hex");
+}
+
+const BASE = "allow_http = true\nretry_base = 0.05\nretry_cap = 0.2\nmax_attempts = 20\nconnect_timeout = 5\nstall_timeout = 1";
+
+// [download] for tests: short intervals; `extra` lines override the base ones.
+function options(extra = ""): Config["download"] {
+  const given = new Set(extra.split("\n").map((l) => l.split("=")[0]!.trim()));
+  const base = BASE.split("\n").filter((l) => !given.has(l.split("=")[0]!.trim()));
+  return parseConfig(`[download]\n${base.join("\n")}\n${extra}`, "/tmp/otter-test.ini").download;
+}
+
+async function serve(handler: Handler, tls?: Parameters<typeof startServer>[1]): Promise<Running> {
+  const s = await startServer(handler, tls);
+  servers.push(s);
+  return s;
+}
+
+function request(url: string, o: Partial<DownloadRequest> = {}): DownloadRequest {
+  return { url, partPath: join(tempDir(), "file.part"), expectedSize: FILE.length, sha256: SHA, options: options(), ...o };
+}
+
+async function failure(p: Promise<unknown>): Promise<OtterError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(OtterError);
+    return err as OtterError;
+  }
+  throw new Error("expected the download to fail");
+}
+
+// A small deterministic random sequence (the test is repeatable).
+function lcg(seed: number): () => number {
+  return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+}
+
+afterEach(async () => {
+  while (servers.length) await servers.pop()!.close();
+});
+
+describe("download", () => {
+  test("a plain download lands with the right digest, fetched once", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"' }));
+    const req = request(`${s.url}/f`);
+    const res = await download(req);
+    expect(res).toEqual({ path: req.partPath, size: FILE.length, sha256: SHA, fetched: FILE.length });
+    expect(sha(readFileSync(req.partPath))).toBe(SHA);
+    expect(s.seen.length).toBe(1);
+    expect(s.seen[0]!.headers["accept-encoding"]).toBe("identity");
+  });
+
+  test("connection dropped at random offsets: resumes each time, bytes fetched about once", async () => {
+    const rnd = lcg(7);
+    const s = await serve((req, r) => {
+      const start = Number(/bytes=(\d+)-/.exec(req.headers.range ?? "")?.[1] ?? 0);
+      r.serve(FILE, { etag: '"v1"', dropAt: start + 100_000 + Math.floor(rnd() * 400_000) });
+    });
+    const res = await download(request(`${s.url}/f`, { options: options("max_attempts = 4") }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.length).toBeGreaterThan(4);
+    const starts = s.seen.slice(1).map((q) => Number(/bytes=(\d+)-/.exec(q.headers.range!)![1]));
+    expect(starts).toEqual([...starts].sort((a, b) => a - b));
+    expect(s.seen.slice(1).every((q) => q.headers["if-range"] === '"v1"')).toBe(true);
+    expect(res.fetched).toBeLessThanOrEqual(FILE.length * 1.01);
+  });
+
+  test("a stalled body times out and resumes at the offset reached", async () => {
+    const s = await serve((_, r, n) => r.serve(FILE, { lastModified: "Tue, 24 Nov 2026 01:00:00 GMT", stallAt: n === 1 ? MiB : undefined }));
+    const res = await download(request(`${s.url}/f`));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen[1]!.headers.range).toBe(`bytes=${MiB}-`);
+    expect(s.seen[1]!.headers["if-range"]).toBe("Tue, 24 Nov 2026 01:00:00 GMT");
+    expect(res.fetched).toBe(FILE.length);
+  });
+
+  test("a link slower than low_speed_limit over low_speed_time counts as a stall", async () => {
+    const s = await serve((_, r, n) => r.serve(FILE, { etag: '"v1"', ...(n === 1 ? { trickle: 4096, trickleMs: 50 } : {}) }));
+    const res = await download(request(`${s.url}/f`, { options: options("stall_timeout = 30\nlow_speed_limit = 1M\nlow_speed_time = 1") }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.length).toBe(2);
+    expect(s.seen[1]!.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
+  });
+
+  test("Content-Length shorter than the body: the short body is resumed", async () => {
+    const s = await serve((_, r, n) => r.serve(FILE, { etag: '"v1"', lengthDelta: n === 1 ? -500_000 : 0 }));
+    const res = await download(request(`${s.url}/f`));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen[1]!.headers.range).toBe(`bytes=${FILE.length - 500_000}-`);
+    expect(res.fetched).toBeLessThanOrEqual(FILE.length * 1.01);
+  });
+
+  test("Content-Length longer than the body, size unknown: 416 then the digest says done", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"', lengthDelta: 5000 }));
+    const res = await download(request(`${s.url}/f`, { expectedSize: undefined }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen[1]!.headers.range).toBe(`bytes=${FILE.length}-`);
+    expect(res.fetched).toBe(FILE.length);
+  });
+
+  test("a 416 whose bytes on disk do not match the digest restarts from zero", async () => {
+    const other = randomBytes(FILE.length);
+    const s = await serve((_, r, n) => r.serve(n === 1 ? other : FILE, { etag: '"v1"', lengthDelta: n === 1 ? 10 : 0 }));
+    const res = await download(request(`${s.url}/f`, { expectedSize: undefined }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.map((q) => q.headers.range ?? "")).toEqual(["", `bytes=${FILE.length}-`, ""]);
+  });
+
+  test("a server that ignores Range (200) restarts the file from zero, never appends", async () => {
+    const s = await serve((_, r, n) => r.serve(FILE, { etag: '"v1"', dropAt: n === 1 ? MiB : undefined, ignoreRange: true }));
+    const res = await download(request(`${s.url}/f`));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen[1]!.headers.range).toBe(`bytes=${MiB}-`);
+    expect(res.fetched).toBeLessThanOrEqual(FILE.length + MiB + 256 * 1024);
+  });
+
+  test("a 206 that starts elsewhere than asked restarts from zero", async () => {
+    const s = await serve((_, r, n) => r.serve(FILE, { etag: '"v1"', dropAt: n === 1 ? MiB : undefined, rangeStart: n === 2 ? 0 : undefined }));
+    const res = await download(request(`${s.url}/f`));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.map((q) => q.headers.range ?? "")).toEqual(["", `bytes=${MiB}-`, ""]);
+  });
+
+  test("a 206 with another total restarts from zero", async () => {
+    const s = await serve((_, r, n) => r.serve(FILE, { etag: '"v1"', dropAt: n === 1 ? MiB : undefined, rangeTotal: n === 2 ? FILE.length + 1 : undefined }));
+    const res = await download(request(`${s.url}/f`));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.length).toBe(3);
+    expect(s.seen[2]!.headers.range).toBeUndefined();
+  });
+
+  test("the file changed between attempts (new ETag): If-Range gets the new file whole", async () => {
+    const next = randomBytes(FILE.length);
+    const s = await serve((_, r, n) => (n === 1 ? r.serve(FILE, { etag: '"v1"', dropAt: MiB }) : r.serve(next, { etag: '"v2"' })));
+    const res = await download(request(`${s.url}/f`, { sha256: sha(next) }));
+    expect(res.sha256).toBe(sha(next));
+    expect(s.seen[1]!.headers["if-range"]).toBe('"v1"');
+    expect(sha(readFileSync(res.path))).toBe(sha(next));
+  });
+
+  test("500, then 429 with Retry-After, are retried; Retry-After wins over a long backoff", async () => {
+    const s = await serve((_, r, n) => (n === 1 ? r.status(500) : n === 2 ? r.status(429, { "Retry-After": "0" }) : r.serve(FILE)));
+    // retry_base 30 s: only the Retry-After of 0 lets the third request come within the test's time.
+    const res = await download(request(`${s.url}/f`, { options: options("retry_base = 0\nretry_cap = 30") }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.length).toBe(3);
+  });
+
+  test("404 fails at once with a clear reason", async () => {
+    const s = await serve((_, r) => r.status(404));
+    const err = await failure(download(request(`${s.url}/missing?X-Amz-Signature=secret`)));
+    expect(err.code).toBe("DOWNLOAD_HTTP");
+    expect(err.message).toContain("HTTP 404");
+    expect(err.message).not.toContain("secret");
+    expect(s.seen.length).toBe(1);
+  });
+
+  test("403 on a presigned URL: one fresh URL, resumed at the same offset", async () => {
+    const s = await serve((req, r, n) => {
+      if (req.path.startsWith("/new")) return r.serve(FILE, { etag: '"v1"' });
+      return n === 1 ? r.serve(FILE, { etag: '"v1"', dropAt: MiB }) : r.status(403);
+    });
+    let refreshed = 0;
+    const res = await download(request(`${s.url}/old`, { refreshUrl: async () => (refreshed++, `${s.url}/new`) }));
+    expect(res.sha256).toBe(SHA);
+    expect(refreshed).toBe(1);
+    const last = s.seen.at(-1)!;
+    expect(last.path).toBe("/new");
+    expect(last.headers.range).toBe(`bytes=${MiB}-`);
+    expect(res.fetched).toBe(FILE.length);
+  });
+
+  test("403 again after a fresh URL is URL_EXPIRED; 403 without refreshUrl is final", async () => {
+    const s = await serve((_, r) => r.status(403));
+    const err = await failure(download(request(`${s.url}/old`, { refreshUrl: async () => `${s.url}/new` })));
+    expect(err.code).toBe("DOWNLOAD_URL_EXPIRED");
+    expect(s.seen.map((q) => q.path)).toEqual(["/old", "/new"]);
+    expect((await failure(download(request(`${s.url}/old`)))).code).toBe("DOWNLOAD_HTTP");
+  });
+
+  test("resume after a crash: only the checkpointed prefix is kept, then Range continues", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"' }));
+    const dir = tempDir();
+    const part = join(dir, "file.part");
+    // 1 MiB checkpointed, plus a torn tail that was never fsynced.
+    writeFileSync(part, Buffer.concat([FILE.subarray(0, MiB), randomBytes(5000)]));
+    const resume: ResumePoint = { bytes: MiB, etag: '"v1"', fetched: MiB + 5000, attempts: 2 };
+    const res = await download(request(`${s.url}/f`, { partPath: part, resume }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.length).toBe(1);
+    expect(s.seen[0]!.headers.range).toBe(`bytes=${MiB}-`);
+    expect(s.seen[0]!.headers["if-range"]).toBe('"v1"');
+    expect(res.fetched).toBe(FILE.length + 5000);
+    expect(s.sent).toBe(FILE.length - MiB);
+  });
+
+  test("checkpoints come after fsync, in order, ending at the full size", async () => {
+    const big = randomBytes(20 * MiB);
+    const s = await serve((_, r) => r.serve(big, { etag: '"v1"' }));
+    const seen: ResumePoint[] = [];
+    const req = request(`${s.url}/f`, { expectedSize: big.length, sha256: sha(big), onCheckpoint: (r) => void seen.push(r) });
+    await download(req);
+    expect(seen.length).toBeGreaterThanOrEqual(3);
+    expect(seen.map((r) => r.bytes)).toEqual([...seen.map((r) => r.bytes)].sort((a, b) => a - b));
+    expect(seen.at(-1)!.bytes).toBe(big.length);
+    expect(seen[0]!.etag).toBe('"v1"');
+  });
+
+  test("a wrong digest deletes the part file", async () => {
+    const s = await serve((_, r) => r.serve(FILE));
+    const req = request(`${s.url}/f`, { sha256: "0".repeat(64) });
+    const err = await failure(download(req));
+    expect(err.code).toBe("DIGEST_MISMATCH");
+    expect(existsSync(req.partPath)).toBe(false);
+  });
+
+  test("too large: rejected on Content-Length before the body, and while streaming when there is none", async () => {
+    const s = await serve((req, r) => r.serve(FILE, { noLength: req.path === "/nolength" }));
+    const o = options("max_file_size = 1M");
+    const early = await failure(download(request(`${s.url}/f`, { expectedSize: undefined, options: o })));
+    expect(early.code).toBe("DOWNLOAD_TOO_LARGE");
+    const late = await failure(download(request(`${s.url}/nolength`, { expectedSize: undefined, options: o })));
+    expect(late.code).toBe("DOWNLOAD_TOO_LARGE");
+    const more = await failure(download(request(`${s.url}/nolength`, { expectedSize: MiB })));
+    expect(more.code).toBe("DOWNLOAD_TOO_LARGE");
+  });
+
+  test("retries are bounded by max_attempts and report the last reason", async () => {
+    const s = await serve((_, r) => r.status(503));
+    const err = await failure(download(request(`${s.url}/f`, { options: options("max_attempts = 3") })));
+    expect(err.code).toBe("DOWNLOAD_RETRIES_EXHAUSTED");
+    expect(err.message).toContain("HTTP 503");
+    expect(s.seen.length).toBe(3);
+  });
+
+  test("the data budget stops endless re-downloads", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { dropAt: 2 * MiB, ignoreRange: true }));
+    const err = await failure(download(request(`${s.url}/f`, { options: options("budget_factor = 2") })));
+    expect(err.code).toBe("DOWNLOAD_BUDGET");
+  });
+
+  test("cancel stops a stalled download promptly with Cancelled", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { stallAt: MiB }));
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 300);
+    const p = download(request(`${s.url}/f`, { signal: ac.signal, options: options("stall_timeout = 60") }));
+    const err = await failure(p);
+    expect(err.code).toBe("CANCELLED");
+  });
+
+  test("plain http is refused unless allow_http", async () => {
+    const err = await failure(download(request("http://127.0.0.1:9/f", { options: options("allow_http = false") })));
+    expect(err.code).toBe("DOWNLOAD_HTTP");
+    expect(err.message).toContain("allow_http");
+  });
+
+  test("extra headers from [download] headers are sent", async () => {
+    const s = await serve((_, r) => r.serve(FILE));
+    await download(request(`${s.url}/f`, { options: options("headers =\n  Authorization: Bearer t0k\n  X-Device: d1") }));
+    expect(s.seen[0]!.headers.authorization).toBe("Bearer t0k");
+    expect(s.seen[0]!.headers["x-device"]).toBe("d1");
+  });
+
+  test("HTTPS_PROXY tunnels the download; NO_PROXY bypasses it", async () => {
+    const dir = tempDir();
+    const ca = makeCA(dir, "proxy-ca");
+    const srv = serverCert(dir, ca);
+    const s = await serve((_, r) => r.serve(FILE), { key: srv.key, cert: srv.cert });
+    const proxy = await startConnectProxy();
+    const port = new URL(s.url).port;
+    process.env.HTTPS_PROXY = proxy.url;
+    try {
+      const res = await download(request(`https://localhost:${port}/f`, { options: options(`cafile = ${ca.certFile}`) }));
+      expect(res.sha256).toBe(SHA);
+      expect(proxy.connects).toEqual([`localhost:${port}`]);
+      process.env.NO_PROXY = "localhost";
+      await download(request(`https://localhost:${port}/f`, { options: options(`cafile = ${ca.certFile}`) }));
+      expect(proxy.connects.length).toBe(1);
+      expect(s.seen.length).toBe(2);
+    } finally {
+      delete process.env.HTTPS_PROXY;
+      delete process.env.NO_PROXY;
+      await proxy.close();
+    }
+  });
+
+  test("a local file (absolute path) is copied and hashed", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "src.bin"), FILE);
+    const res = await download(request(join(dir, "src.bin")));
+    expect(res.sha256).toBe(SHA);
+    expect(statSync(res.path).size).toBe(FILE.length);
+  });
+
+  test("custom CA and client certificate (mutual TLS)", async () => {
+    const dir = tempDir();
+    const ca = makeCA(dir, "download-ca");
+    const srv = serverCert(dir, ca);
+    const dev = clientCert(dir, ca);
+    const s = await serve((_, r) => r.serve(FILE), { key: srv.key, cert: srv.cert, ca: ca.cert, requestCert: true });
+    const tls = `cafile = ${ca.certFile}\ncertfile = ${dev.certFile}\nkeyfile = ${dev.keyFile}`;
+    const res = await download(request(`${s.url}/f`, { options: options(tls) }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen[0]!.clientCN).toBe("device-1");
+    const err = await failure(download(request(`${s.url}/f`, { options: options(`certfile = ${dev.certFile}\nkeyfile = ${dev.keyFile}`) })));
+    expect(err.code).toBe("DOWNLOAD_HTTP");
+    expect(err.message).toContain("TLS");
+  });
+});
