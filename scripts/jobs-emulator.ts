@@ -60,7 +60,7 @@ export class JobsEmulator {
     client.on("connect", () => {
       client.subscribeAsync("$aws/things/+/jobs/#", { qos: 1 }).then(() => ((this.serving = true), subscribed(), this.changed()), () => {});
     });
-    client.on("close", () => (this.serving = false));
+    client.on("close", () => ((this.serving = false), this.changed()));
     client.on("error", () => {}); // reconnects on its own; tests restart the broker on purpose
     await ready;
   }

@@ -58,7 +58,8 @@ class AwsJobsSource implements Source {
   /** jobs offered and not yet finished, with the status last seen upstream */
   private readonly active = new Map<string, "QUEUED" | "IN_PROGRESS">();
   private readonly versions = new Map<string, number>();
-  private readonly lastProgress = new Map<string, number>();
+  /** per job: when the last IN_PROGRESS update was answered, and its state */
+  private readonly lastProgress = new Map<string, { at: number; state: string }>();
 
   constructor(private readonly config: Config, private readonly o: Required<AwsJobsOptions>) {
     this.thing = config.broker.thing_name;
@@ -118,7 +119,7 @@ class AwsJobsSource implements Source {
   async report(r: Report): Promise<Delivery> {
     const final = r.status !== "IN_PROGRESS";
     if (final) this.active.delete(r.jobId);
-    else await this.pace(r.jobId);
+    else await this.pace(r);
     const pairs: Record<string, string> = { state: r.state, message: r.message };
     for (const [k, v] of Object.entries(r.details ?? {})) if (!(k in pairs)) pairs[k] = v;
     const step = this.config.broker.step_timeout;
@@ -132,7 +133,7 @@ class AwsJobsSource implements Source {
       return await this.update(r, body, true);
     } finally {
       // Spacing counts from the answer, so two updates never reach AWS closer than the interval.
-      if (!final) this.lastProgress.set(r.jobId, Date.now());
+      if (!final) this.lastProgress.set(r.jobId, { at: Date.now(), state: r.state });
     }
   }
 
@@ -164,9 +165,11 @@ class AwsJobsSource implements Source {
     throw this.failure(a, `the ${r.status} update of job ${r.jobId}`);
   }
 
-  /** At most one IN_PROGRESS update per job per interval after the last answer: wait for the rest. */
-  private async pace(jobId: string): Promise<void> {
-    const wait = (this.lastProgress.get(jobId) ?? -Infinity) + this.o.minProgressIntervalMs - Date.now();
+  /** Repeated IN_PROGRESS updates of one state (progress) wait out the interval after the last answer. */
+  private async pace(r: Report): Promise<void> {
+    const last = this.lastProgress.get(r.jobId);
+    if (!last || last.state !== r.state) return; // a new phase goes at once; repeats are what floods
+    const wait = last.at + this.o.minProgressIntervalMs - Date.now();
     if (wait > 0) await sleep(wait);
   }
 
