@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { JobsEmulator } from "../../scripts/jobs-emulator.ts";
 import { Mosquitto } from "../helpers/mosquitto.ts";
-import { Rig, killGroup, type Ini } from "../helpers/rig.ts";
+import { OTTER, Rig, killGroup, type Ini } from "../helpers/rig.ts";
 import { UpdateServer } from "../helpers/updateserver.ts";
 
 let broker: Mosquitto;
@@ -16,7 +16,7 @@ const rigs: Rig[] = [];
 let things = 0;
 
 beforeAll(async () => {
-  broker = await Mosquitto.start();
+  broker = await Mosquitto.start({ tls: true });
   emu = new JobsEmulator({ broker: broker.url });
   await emu.start();
 });
@@ -91,6 +91,24 @@ describe("otter with AWS IoT Jobs", () => {
     expect(emu.execution("upparat_e2e_good", thing)!.status).toBe("SUCCEEDED");
   }, 30_000);
 
+  test("force reinstalls the same version and passes True to the restart hook", async () => {
+    const { rig, thing } = device({ version: "1.0.0" });
+    job("upparat_e2e_force", thing, "1.0.0", { force: true });
+    expect((await rig.run()).code).toBe(0);
+    expect(rig.count("install done")).toBe(1);
+    expect(rig.log().find((l) => l.startsWith("restart start"))!.split(" ").at(-1)).toBe("True");
+    expect(updates("upparat_e2e_force", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");
+  }, 30_000);
+
+  test("an install hook that exits 3 is run again and the job succeeds", async () => {
+    const { rig, thing } = device();
+    rig.exits("install", 3);
+    job("upparat_e2e_retry", thing, "1.0.0");
+    expect((await rig.run()).code).toBe(0);
+    expect(rig.log().filter((l) => l.startsWith("install start")).map((l) => l.split(" ")[3])).toEqual(["0", "1"]);
+    expect(updates("upparat_e2e_retry", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");
+  }, 30_000);
+
   test("a failing install hook: FAILED installation_hook_failed with the exit code", async () => {
     const { rig, thing } = device();
     rig.exits("install", 7);
@@ -146,6 +164,73 @@ describe("otter with AWS IoT Jobs", () => {
     expect(rig.count("install done")).toBe(1);
     expect(updates("upparat_e2e_kill", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");
     expect(emu.execution("upparat_e2e_kill", thing)!.updates.every((u) => u.outcome === "accepted")).toBe(true);
+  }, 30_000);
+
+  test("Upparat's README config (mutual TLS) and README job document work unchanged", async () => {
+    const { rig, thing } = device({ version: "1.4.2" });
+    const c = broker.clientCerts!;
+    // Upparat's README configuration with its placeholders filled in (sentry_dsn left out: no network in tests).
+    const conf = join(rig.dir, "upparat.conf");
+    writeFileSync(conf, `[service]
+# Default: WARNING
+log_level = INFO
+
+# Default: tmpdir
+download_location = ${join(rig.dir, "dl")}
+
+[broker]
+# MQTT broker host / port
+host = 127.0.0.1
+
+# Default: 443
+port = ${broker.tlsPort}
+
+# Default: hostname
+thing_name = ${thing}
+
+# Default: upparat
+client_id = ${thing}
+
+# Optional for client certifacte authentication
+cafile = ${c.ca}
+certfile = ${c.cert}
+keyfile = ${c.key}
+
+[hooks]
+# Used to compare against jobDoucment.version
+version = hooks/version
+download = hooks/download
+install = hooks/install
+restart = hooks/restart
+ready = hooks/ready
+
+# Hooks can return a status code 3 to indicate
+# a retry at later time after retry_interval.
+# Default: 60
+retry_interval = 1
+
+# Default: 60
+# See retry_interval if hook has reached
+# max_retries the job will be set to failed
+max_retries = 3
+`);
+    // Upparat's README job document, the version being the one installed.
+    emu.createJob({
+      jobId: "upparat_e2e_readme",
+      things: [thing],
+      document: JSON.parse(`{
+  "action": "upparat-update",
+  "version": "1.4.2",
+  "file": "\${aws:iot:s3-presigned-url:https://s3.example.com/bucket/image-1.4.2.bin}",
+  "meta": "<will be passed as an argument to your commands>",
+  "force": false
+}`),
+    });
+    const p = Bun.spawn([OTTER, "--once", "-c", conf], { stdout: "pipe", stderr: "pipe", env: { ...process.env, OTTER_STATE_DIR: rig.state } });
+    const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+    expect([code, stderr]).toEqual([0, expect.stringContaining("mqtt connected")]);
+    expect(rig.log()[0]).toBe("version start 0 0 <will be passed as an argument to your commands>");
+    expect(updates("upparat_e2e_readme", thing)).toEqual(["SUCCEEDED:version_already_installed:accepted"]);
   }, 30_000);
 
   // Last: it restarts the broker the others share.
