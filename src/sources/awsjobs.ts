@@ -110,7 +110,7 @@ class AwsJobsSource implements Source {
   async refresh(offer: Offer): Promise<Offer> {
     const exec = await this.execution(offer.id);
     if (!exec) {
-      this.cancelled(offer.id);
+      this.cancelled(offer.id, true);
       throw new Cancelled(`job ${offer.id} is no longer pending on AWS (canceled, removed or ended)`);
     }
     return { ...offer, url: offerFromJob(offer.id, exec.jobDocument, this.prefix).url };
@@ -143,7 +143,8 @@ class AwsJobsSource implements Source {
     const state = a.body.executionState as ExecutionState | undefined;
     if (a.accepted) {
       if (state?.versionNumber) this.versions.set(r.jobId, state.versionNumber);
-      if (r.status === "IN_PROGRESS" && this.active.has(r.jobId)) this.active.set(r.jobId, "IN_PROGRESS");
+      // A job resumed from the journal after a restart was never offered here: watch it now.
+      if (r.status === "IN_PROGRESS") this.active.set(r.jobId, "IN_PROGRESS");
       if (r.status !== "IN_PROGRESS") this.forget(r.jobId);
       return "acknowledged";
     }
@@ -151,7 +152,7 @@ class AwsJobsSource implements Source {
     const ended = code === "InvalidStateTransition" || code === "TerminalStateReached" || code === "ResourceNotFound" || (state && TERMINAL.includes(state.status));
     if (ended) {
       log.info("job already ended on AWS; report dropped", { job: r.jobId, status: r.status, state: r.state, aws: code, now: state?.status });
-      if (r.status === "IN_PROGRESS") this.cancelled(r.jobId);
+      if (r.status === "IN_PROGRESS") this.cancelled(r.jobId, true);
       this.forget(r.jobId);
       return "already-terminal";
     }
@@ -231,8 +232,9 @@ class AwsJobsSource implements Source {
     return new SourceRejected(text);
   }
 
-  private cancelled(jobId: string): void {
-    if (!this.active.has(jobId)) return;
+  /** Tell the pipeline a job ended upstream: a watched one on a notification, any one when AWS said so. */
+  private cancelled(jobId: string, certain = false): void {
+    if (!this.active.has(jobId) && !certain) return;
     this.active.delete(jobId);
     log.warn("job canceled or removed on AWS", { job: jobId });
     this.events?.cancelled(jobId);

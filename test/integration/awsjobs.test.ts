@@ -214,6 +214,14 @@ describe("AWS jobs source", () => {
     expect(emu.execution("upparat_cancel", thing)!.status).toBe("CANCELED");
   });
 
+  test("a job resumed from the journal (never offered by this source) is watched once it reports", async () => {
+    const { thing, src, events } = await source();
+    emu.createJob({ jobId: "upparat_resumed", document: doc(), things: [thing] });
+    await src.report(report("upparat_resumed", "IN_PROGRESS", "installation_start"));
+    emu.cancelJob("upparat_resumed", { force: true });
+    await events.until(() => events.cancels.includes("upparat_resumed"));
+  });
+
   test("a QUEUED job canceled after it was offered is seen", async () => {
     const { thing, src, events } = await source();
     emu.createJob({ jobId: "upparat_qcancel", document: doc(), things: [thing] });
