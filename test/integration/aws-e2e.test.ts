@@ -233,6 +233,16 @@ max_retries = 3
     expect(updates("upparat_e2e_readme", thing)).toEqual(["SUCCEEDED:version_already_installed:accepted"]);
   }, 30_000);
 
+  test("as a daemon, a job created later is taken on its notification, not at the next check", async () => {
+    const { rig, thing } = device({ set: { service: { check_interval: "3600" } } });
+    const daemon = rig.start([]);
+    await emu.until(() => emu.messages(thing).received >= 1); // its first `get`, on connect
+    job("upparat_e2e_notified", thing, "1.0.0");
+    await emu.until(() => emu.execution("upparat_e2e_notified", thing)?.status === "SUCCEEDED");
+    daemon.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 30_000);
+
   // Last: it restarts the broker the others share.
   test("broker killed mid-download and restarted: the download goes on and every report arrives, in order", async () => {
     const { rig, thing } = device();
