@@ -86,6 +86,9 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   outbox.start();
   let code: ExitCode = EXIT.ok;
   while (!stop.aborted) {
+    // A fresh wake signal before asking: a notification that arrives while the check or the
+    // job runs must still cut the sleep below short (it was lost when made after the check).
+    wake = new AbortController();
     let wait = config.service.check_interval * 1000 + Math.random() * config.service.check_jitter * 1000;
     if (!journal.data.job) {
       try {
@@ -113,7 +116,6 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
       else if (result.kind === "done" && !opts.once) continue; // look for the next job at once
     }
     if (opts.once) break;
-    wake = new AbortController();
     await sleep(wait, AbortSignal.any([stop, wake.signal]));
   }
   const delivered = await outbox.drain(opts.once ? config.service.report_timeout * 1000 : 5_000);
