@@ -85,6 +85,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   journal.onEnqueue = () => outbox.kick();
   outbox.start();
   let code: ExitCode = EXIT.ok;
+  // A job found in the journal at start is a resume (a crash, a reboot): the loop guard counts it.
+  let resumed = journal.data.job !== undefined;
   while (!stop.aborted) {
     // A fresh wake signal before asking: a notification that arrives while the check or the
     // job runs must still cut the sleep below short (it was lost when made after the check).
@@ -109,7 +111,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     if (journal.data.job) {
       cancel = new AbortController();
       const signal = AbortSignal.any([stop, cancel.signal]);
-      const result = await runJob({ config, journal, source, signal, flush: (ms) => outbox.drain(ms).then(() => {}), progress: opts.progress }, stop);
+      const result = await runJob({ config, journal, source, signal, flush: (ms) => outbox.drain(ms).then(() => {}), progress: opts.progress }, stop, resumed);
+      resumed = false;
       code = exitFor(result);
       opts.summary?.(describeResult(result));
       if (result.kind === "paused") wait = config.hooks.retry_interval * 1000;

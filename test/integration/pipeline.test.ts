@@ -244,6 +244,32 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 
+  test("a restart hook that only schedules a reboot: exit 4 until the new version runs, then success", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    r.writeHook("restart", 'echo "reboot scheduled"'); // returns 0, the old version still runs
+    const first = await r.run();
+    expect(first.code).toBe(4);
+    expect(r.journal().job.state).toBe("confirmVersion");
+    expect(server.finals()).toEqual([]);
+    writeFileSync(join(r.dir, "version"), "1.0.0\n"); // the reboot happened
+    const second = await r.run();
+    expect(second.code).toBe(0);
+    expect(r.log().filter((l) => l.startsWith("restart start"))).toHaveLength(1);
+    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+  });
+
+  test("a scheduled reboot that never comes fails as a version mismatch after max_retries waits", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig({ set: { hooks: { max_retries: "2" } } });
+    r.writeHook("restart", 'echo "reboot scheduled"');
+    const codes = [];
+    for (let i = 0; i < 3; i++) codes.push((await r.run()).code);
+    expect(codes).toEqual([4, 4, 1]);
+    expect(server.finals()[0]).toMatchObject({ status: "FAILED", state: "version_mismatch" });
+    expect(r.count("rollback done")).toBe(1);
+  });
+
   test("a reboot loop is stopped after max_starts with loop_detected, and rolled back", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ set: { service: { max_starts: "2" } } });
