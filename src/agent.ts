@@ -1,19 +1,21 @@
 // The agent's loop: take the lock, resume the journal's job if there is one, otherwise
-// ask the source for work and let the policy pick, run the job through the pipeline,
-// deliver reports, and (as a daemon) sleep until the next check or a notification.
-import { mkdirSync } from "node:fs";
+// ask the source for work and let the policy decide (src/act.ts), run the job through the
+// pipeline, deliver reports, and (as a daemon) supervise the workload and sleep until the
+// next check, a notification, a workload's death or an approval.
+import { mkdirSync, watch } from "node:fs";
+import { Decider } from "./act.ts";
+import { APPROVALS_FILE } from "./approvalfile.ts";
 import type { Config } from "./config.ts";
-import { EXIT, describe, exitCodeOf, type ExitCode } from "./errors.ts";
-import { readHistory } from "./history.ts";
+import { EXIT, OtterError, WindowClosed, describe, exitCodeOf, type ExitCode } from "./errors.ts";
 import { Journal, type JobRecord } from "./journal.ts";
 import { acquireLock } from "./lock.ts";
 import { log } from "./log.ts";
 import { Outbox } from "./outbox.ts";
 import type { ProgressBar } from "./progress.ts";
-import { chooseOffer } from "./choose.ts";
 import { cancellable, type State } from "./pipeline.ts";
 import { runJob, type RunResult } from "./runner.ts";
 import { sleep } from "./sleep.ts";
+import { Supervisor } from "./supervisor.ts";
 import { createSource } from "./sources/index.ts";
 import type { Offer, Source } from "./sources/source.ts";
 
@@ -67,6 +69,20 @@ export async function runAgent(config: Config, opts: AgentOptions): Promise<Exit
   }
 }
 
+// Wake the daemon when `otter approve/deny` rewrites the approvals file; a no-op where
+// watching fails (the next check_interval still sees the change).
+function watchApprovals(dir: string, onChange: () => void): () => void {
+  try {
+    const watcher = watch(dir, (_event, name) => {
+      if (name && String(name).includes(APPROVALS_FILE)) onChange();
+    });
+    return () => watcher.close();
+  } catch (err) {
+    log.debug(`cannot watch ${dir} for approvals: ${describe(err)}`);
+    return () => {};
+  }
+}
+
 async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Promise<ExitCode> {
   const journal = Journal.open(config.service.state_dir);
   const source = opts.source ?? (await createSource(config));
@@ -84,42 +100,65 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   const outbox = new Outbox(journal, source, stop);
   journal.onEnqueue = () => outbox.kick();
   outbox.start();
+  // The workload is supervised by the daemon only: a --once or `otter install` run ends.
+  const supervisor = opts.once ? undefined : new Supervisor(config, journal, () => wake.abort());
+  const unwatch = opts.once ? () => {} : watchApprovals(config.service.state_dir, () => wake.abort());
+  const run = (resumed: boolean) => {
+    cancel = new AbortController();
+    const signal = AbortSignal.any([stop, cancel.signal]);
+    const flush = (ms: number) => outbox.drain(ms).then(() => {});
+    const stopWorkload = supervisor && (() => supervisor.stop(true));
+    return runJob({ config, journal, source, signal, flush, progress: opts.progress, stopWorkload }, stop, resumed);
+  };
+  // An AWS job the policy refused ends at once as REJECTED, through the report state and the outbox.
+  const decider = new Decider(config, async (offer, outcome) => {
+    journal.data.job = newJob(offer, "report", outcome);
+    journal.save();
+    await run(false);
+  });
   let code: ExitCode = EXIT.ok;
   // A job found in the journal at start is a resume (a crash, a reboot): the loop guard counts it.
   let resumed = journal.data.job !== undefined;
-  while (!stop.aborted) {
-    // A fresh wake signal before asking: a notification that arrives while the check or the
-    // job runs must still cut the sleep below short (it was lost when made after the check).
-    wake = new AbortController();
-    let wait = config.service.check_interval * 1000 + Math.random() * config.service.check_jitter * 1000;
-    if (!journal.data.job) {
-      try {
-        const offers = await source.check();
-        const choice = chooseOffer(journal.data.running, offers, readHistory(config.service.state_dir));
-        for (const line of choice.reasons) log.info(line);
-        if (choice.offer) {
-          journal.data.job = newJob(choice.offer);
-          journal.save();
-        } else {
-          opts.summary?.(`nothing to do: ${choice.reasons.at(-1) ?? "no offers"}`);
+  try {
+    while (!stop.aborted) {
+      // A fresh wake signal before asking: a notification that arrives while the check or the
+      // job runs must still cut the sleep below short (it was lost when made after the check).
+      wake = new AbortController();
+      let wait = config.service.check_interval * 1000 + Math.random() * config.service.check_jitter * 1000;
+      await supervisor?.ensure();
+      if (!journal.data.job) {
+        try {
+          const offers = await source.check();
+          // `otter install`'s file is an operator's command: no policy between it and the pipeline.
+          const now = Date.now();
+          const step = opts.source ? { offer: offers[0], code: EXIT.ok, summary: "nothing to do: no offers" } : await decider.step(journal.data.running, offers, now);
+          code = step.code;
+          if (step.offer) {
+            journal.data.job = newJob(step.offer);
+            journal.save();
+          } else {
+            opts.summary?.(step.summary);
+            if (step.until !== undefined) wait = Math.max(0, Math.min(wait, step.until - now));
+          }
+        } catch (err) {
+          log.warn(`check failed: ${describe(err)}`);
+          code = exitCodeOf(err);
         }
-      } catch (err) {
-        log.warn(`check failed: ${describe(err)}`);
-        code = exitCodeOf(err);
       }
+      if (journal.data.job) {
+        const result = await run(resumed);
+        resumed = false;
+        code = exitFor(result);
+        opts.summary?.(describeResult(result));
+        if (result.kind === "paused") wait = pauseFor(config, result.error);
+        else if (result.kind === "done" && !opts.once) continue; // look for the next job at once
+      }
+      if (opts.once) break;
+      await sleep(wait, AbortSignal.any([stop, wake.signal]));
     }
-    if (journal.data.job) {
-      cancel = new AbortController();
-      const signal = AbortSignal.any([stop, cancel.signal]);
-      const result = await runJob({ config, journal, source, signal, flush: (ms) => outbox.drain(ms).then(() => {}), progress: opts.progress }, stop, resumed);
-      resumed = false;
-      code = exitFor(result);
-      opts.summary?.(describeResult(result));
-      if (result.kind === "paused") wait = config.hooks.retry_interval * 1000;
-      else if (result.kind === "done" && !opts.once) continue; // look for the next job at once
-    }
-    if (opts.once) break;
-    await sleep(wait, AbortSignal.any([stop, wake.signal]));
+  } finally {
+    unwatch();
+    await supervisor?.stop(true);
   }
   const delivered = await outbox.drain(opts.once ? config.service.report_timeout * 1000 : 5_000);
   if (!delivered) {
@@ -128,4 +167,10 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   }
   await source.stop();
   return code;
+}
+
+// How long a paused job waits: until the update window opens, else retry_interval.
+function pauseFor(config: Config, error: OtterError): number {
+  if (error instanceof WindowClosed) return Math.max(0, error.until - Date.now());
+  return config.hooks.retry_interval * 1000;
 }

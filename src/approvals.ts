@@ -1,6 +1,6 @@
-// Pure changes to the journal's approval state, for `otter approve/deny` and the pipeline.
-// The caller reads the journal, applies one of these and writes it back under the journal
-// lock, so an approve from the CLI and a decision in the daemon never lose each other's write.
+// Pure changes to the approval state, for `otter approve/deny` and the agent. The caller
+// applies one of these through updateApprovals (src/approvalfile.ts), a read-modify-write
+// under a short lock, so an approve from the CLI and the daemon never lose each other's write.
 import type { ApprovalState, Decision } from "./policy.ts";
 
 /** Approved and denied ids kept, newest last, so the journal stays small. */

@@ -1,7 +1,7 @@
 // Command-line parsing: pure, so it is tested without spawning anything.
 import { UsageError } from "./errors.ts";
 
-export const COMMANDS = ["run", "check-config", "status", "install"] as const;
+export const COMMANDS = ["run", "check-config", "status", "install", "plan", "approve", "deny"] as const;
 export type Command = (typeof COMMANDS)[number] | "version" | "help";
 
 export interface Cli {
@@ -27,7 +27,7 @@ const VALUE_OPTIONS: Record<string, readonly string[]> = {
 };
 
 // Positional arguments each command takes.
-const MAX_ARGS: Record<Command, number> = { run: 0, "check-config": 0, status: 0, install: 1, version: 0, help: 0 };
+const MAX_ARGS: Record<Command, number> = { run: 0, "check-config": 0, status: 0, install: 1, plan: 0, approve: 1, deny: 1, version: 0, help: 0 };
 
 export const HELP = `otter — over-the-air update agent
 
@@ -36,6 +36,8 @@ Usage:
   otter check-config [-c FILE]
   otter status [-c FILE] [--json]
   otter install URL|PATH --version V [--sha256 HEX] [-c FILE]
+  otter plan [-c FILE] [--json]
+  otter approve ID | otter deny ID [-c FILE]
   otter --version | --help
 
 Commands:
@@ -43,6 +45,8 @@ Commands:
   check-config   validate the config and print the effective values, secrets masked
   status         lock holder, current job and phase, reports waiting, last results
   install        run the update pipeline on a file given by hand (USB stick, laptop)
+  plan           ask every source once and print what the policy decides, and why; changes nothing
+  approve, deny  approve or deny a pending update by its id (otter status lists them)
 
 Options:
   -c, --config FILE   config file (default $OTTER_CONFIG, then /etc/otter/otter.ini);
@@ -55,7 +59,7 @@ Options:
   --json              machine-readable output (status, plan)
 
 Exit codes: 0 ok or nothing to do, 1 update failed, 2 usage/config error or lock held,
-3 retry later (postponed, waiting), 4 restart requested (run again after the reboot).
+3 retry later (postponed, waiting for a window, soak or approval), 4 restart requested (run again after the reboot).
 `;
 
 /** Parse argv (without node/bun and the script). Throws UsageError naming the bad word. */
@@ -94,6 +98,9 @@ export function parseCli(argv: readonly string[]): Cli {
     cli.args.push(word);
   }
   if (cli.verbose && cli.quiet) throw new UsageError("-v and -q contradict each other; pick one");
+  if ((cli.command === "approve" || cli.command === "deny") && !/^[0-9a-f]{8}$/.test(cli.args[0] ?? "")) {
+    throw new UsageError(`otter ${cli.command} needs an approval id (8 hex digits, e.g. 3fa2b4c1), got ${JSON.stringify(cli.args[0] ?? "")}; otter status lists pending ones`);
+  }
   if (cli.command === "install") {
     if (cli.args.length !== 1) throw new UsageError("otter install needs the URL or PATH of the file; see otter --help");
     if (!cli.options.version) throw new UsageError("otter install needs --version V (the version hook confirms it after the restart)");

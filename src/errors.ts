@@ -50,6 +50,7 @@ const KINDS = {
   CERT_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed" },
   ARCHIVE_UNSAFE: { transient: false, exit: EXIT.failed, state: "archive_rejected" },
   RESTART_PENDING: { transient: true, exit: EXIT.restarting },
+  WINDOW_CLOSED: { transient: true, exit: EXIT.retryLater },
   SOURCE_UNAVAILABLE: { transient: true, exit: EXIT.retryLater },
   SOURCE_REJECTED: { transient: false, exit: EXIT.failed },
   REPORT_UNACKNOWLEDGED: { transient: true, exit: EXIT.retryLater },
@@ -107,6 +108,12 @@ export class SignatureMissing extends kind("SIGNATURE_MISSING") {}
 export class CertInvalid extends kind("CERT_INVALID") {}
 export class ArchiveUnsafe extends kind("ARCHIVE_UNSAFE") {}
 export class RestartPending extends kind("RESTART_PENDING") {}
+/** The install waits for the update window; `until` is when it opens (ms epoch). */
+export class WindowClosed extends kind("WINDOW_CLOSED") {
+  constructor(message: string, readonly until: number) {
+    super(message);
+  }
+}
 export class SourceUnavailable extends kind("SOURCE_UNAVAILABLE") {}
 export class SourceRejected extends kind("SOURCE_REJECTED") {}
 export class ReportUnacknowledged extends kind("REPORT_UNACKNOWLEDGED") {}

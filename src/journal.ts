@@ -58,9 +58,14 @@ export interface RunningImage {
   channel?: string;
   /** ms epoch */
   installedAt?: number;
+  /** the ready check of the last install failed (policy rule 1) */
   readyFailed?: boolean;
+  /** the supervised workload died on its own (policy rule 1) */
   workloadDied?: boolean;
+  /** the workload should run: started after a good ready, restarted when otter restarts */
   workloadRunning?: boolean;
+  /** the workload's /bin/sh leader (= its process group), to end a group a killed otter left */
+  workloadProcess?: ProcessId;
 }
 
 export interface JournalData {
@@ -106,6 +111,13 @@ export class Journal {
     renameSync(path, aside);
     log.error(`journal unreadable (${problem}); moved to ${aside} and starting fresh`);
     return new Journal(dir, empty());
+  }
+
+  /** Read the journal without changing anything (otter plan): a missing or unreadable one reads as empty. */
+  static peek(dir: string): JournalData {
+    const path = join(dir, "journal.json");
+    const data = existsSync(path) ? readProblem(path) : empty();
+    return typeof data === "string" ? empty() : data;
   }
 
   /** Write the journal durably; call before acting on what it now says. */

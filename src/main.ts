@@ -48,6 +48,17 @@ async function run(cli: Cli): Promise<ExitCode> {
       const progress = cli.once ? (await import("./progress.ts")).progressBar() : undefined;
       return runAgent(readConfig(cli), { once: cli.once, summary: cli.once ? printLine : undefined, progress });
     }
+    case "plan": {
+      const { plan } = await import("./plancmd.ts");
+      process.stdout.write(await plan(readConfig(cli), cli.json));
+      return EXIT.ok;
+    }
+    case "approve":
+    case "deny": {
+      const { decideApproval } = await import("./approvecmd.ts");
+      printLine(await decideApproval(readConfig(cli), cli.command, cli.args[0]!));
+      return EXIT.ok;
+    }
     case "install": {
       const [{ runAgent }, { manualSource }, { progressBar }] = await Promise.all([import("./agent.ts"), import("./sources/manual.ts"), import("./progress.ts")]);
       const config = readConfig(cli);

@@ -6,8 +6,8 @@ function name(offer: Offer): string {
   return `${offer.channel ? `${offer.channel} ` : ""}${offer.version} (${offer.id})`;
 }
 
-// The first line: what otter would do now.
-function verdict(d: Decision): string {
+/** The first line: what otter would do now (also `otter --once`'s summary when it waits). */
+export function verdict(d: Decision): string {
   switch (d.kind) {
     case "update":
       return `update to ${name(d.offer)}`;

@@ -23,7 +23,7 @@ export { compareVersions };
 /** What the journal knows of the image that runs now (journal.ts owns the type). */
 export type { RunningImage };
 
-/** Approval ids as `otter approve/deny` left them in the journal. */
+/** Approval ids as `otter approve/deny` left them in state_dir/approvals.json. */
 export interface ApprovalState {
   approved: string[];
   denied: string[];
@@ -40,7 +40,7 @@ export interface PolicyInput {
   /** this device's board, when known */
   board?: string;
   approvals: ApprovalState;
-  /** offer id → why it failed here before (history); such an offer is not taken again */
+  /** offer id → how it ended here before (history); such an offer is not taken again */
   failed?: Record<string, string>;
 }
 
@@ -248,7 +248,7 @@ export function decide(input: PolicyInput): Decision {
   const candidates = input.offers
     .filter((o) => boardFits(o, input.board, ex))
     .filter((o) => !approvals.denied.includes(approvalId(o)) || ex.reject(o, "approval", `${approvalId(o)} was denied with otter deny`))
-    .filter((o) => failed?.[o.id] === undefined || ex.say(o, "failed", false, `${label(o)} failed here before: ${failed[o.id]}`))
+    .filter((o) => failed?.[o.id] === undefined || ex.say(o, "failed", false, `${label(o)} was tried here before and is not taken again: ${failed[o.id]}`))
     .map((o) => allowedByRules(o, input, ex))
     .filter((a): a is Allowed => a !== undefined)
     .sort((a, b) => order(input.policy, a, b));

@@ -5,15 +5,17 @@ import { join } from "node:path";
 import { renameAtomic } from "./atomic.ts";
 import type { Config } from "./config.ts";
 import { download } from "./download.ts";
-import { RestartPending, VersionMismatch } from "./errors.ts";
+import { RestartPending, VersionMismatch, WindowClosed } from "./errors.ts";
 import { appendHistory } from "./history.ts";
 import { callHook, type HookName } from "./hookcall.ts";
 import type { Journal, JobRecord, Outcome } from "./journal.ts";
 import { log } from "./log.ts";
 import type { Event, State } from "./pipeline.ts";
+import { formatTime, installed } from "./policy.ts";
 import type { ProgressBar } from "./progress.ts";
 import type { Source } from "./sources/source.ts";
 import { verifyFile } from "./verify.ts";
+import { closedUntil } from "./window.ts";
 
 export interface Ctx {
   config: Config;
@@ -25,6 +27,8 @@ export interface Ctx {
   flush(ms: number): Promise<void>;
   /** a progress bar on a TTY (--once, otter install) */
   progress?: ProgressBar;
+  /** stop the supervised workload before the install hook replaces its image (daemon) */
+  stopWorkload?(): Promise<void>;
 }
 
 type Handler = (ctx: Ctx, job: JobRecord) => Promise<Event>;
@@ -154,6 +158,14 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
       succeed(job, "no_installation_hook_provided", `version ${job.offer.version} downloaded and verified; no install hook`);
       return "skip";
     }
+    // Outside the update window the job waits here, downloaded and verified (a pause, not a
+    // failure). An install a killed otter had begun is finished whatever the time; an
+    // operator's `otter install` is not held.
+    const opensAt = job.hooks.install || job.offer.source === "manual" ? undefined : closedUntil(ctx.config.policy.window, Date.now());
+    if (opensAt !== undefined) {
+      throw new WindowClosed(`outside the update window "${ctx.config.policy.window}"; the install waits until ${formatTime(opensAt)}`, opensAt);
+    }
+    await ctx.stopWorkload?.();
     ctx.journal.enqueue({ status: "IN_PROGRESS", state: "installation_start", message: `installing version ${job.offer.version}` });
     ctx.journal.save();
     const report = progress(ctx, "installation_progress");
@@ -195,11 +207,23 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
 
   async ready(ctx, job) {
     const { version, ready } = ctx.config.hooks;
-    if (ready) await hook(ctx, "ready", "ready");
+    const running = ctx.journal.data.running;
+    try {
+      if (ready) await hook(ctx, "ready", "ready");
+    } catch (err) {
+      // Recorded here, where it is known to be the ready check: it opens policy rule 1. A
+      // stop (SIGTERM) is not a failed check: the hook runs again on the next start.
+      if (!ctx.signal.aborted) {
+        running.readyFailed = true;
+        ctx.journal.save();
+      }
+      throw err;
+    }
     const state = !version ? "complete_no_version_check" : ready ? "complete_ready" : "complete_no_ready_check";
     succeed(job, state, `version ${job.offer.version} installed${version ? ", version confirmed" : ""}${ready ? ", ready check passed" : ""}`);
-    const running = ctx.journal.data.running;
-    Object.assign(running, { version: job.offer.version, channel: job.offer.channel, installedAt: Date.now(), readyFailed: false, workloadDied: false });
+    // The new image is good: its install time starts the soak, and its workload (if any) runs.
+    Object.assign(running, installed(job.offer, Date.now()), { readyFailed: false, workloadDied: false });
+    if (ctx.config.policy.workload) running.workloadRunning = true;
     ctx.journal.save();
     return "ok";
   },

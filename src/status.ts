@@ -1,5 +1,8 @@
 // `otter status`: who holds the lock, the current job and its phase, reports waiting,
-// the running image and the last results. Reads state_dir; takes no lock, changes nothing.
+// the running image, pending approvals and the last results. Reads state_dir; takes no
+// lock, changes nothing.
+import { readApprovals } from "./approvalfile.ts";
+import { pendingIds } from "./approvals.ts";
 import type { Config } from "./config.ts";
 import { readHistory } from "./history.ts";
 import { Journal } from "./journal.ts";
@@ -19,8 +22,18 @@ export function statusOf(config: Config) {
         }
       : null,
     outbox: journal.outbox.length,
+    pendingApprovals: pendingOf(config),
     history: readHistory(dir).slice(-10),
   };
+}
+
+// Pending approval ids, oldest first, with when they became pending and are auto-approved.
+function pendingOf(config: Config) {
+  const state = readApprovals(config.service.state_dir);
+  const after = config.policy.auto_approve_after;
+  return pendingIds(state)
+    .map((id) => ({ id, since: state.pendingSince[id]!, autoApproveAt: after === undefined ? null : state.pendingSince[id]! + after * 1000 }))
+    .sort((a, b) => a.since - b.since);
 }
 
 export function formatStatus(s: ReturnType<typeof statusOf>): string {
@@ -33,6 +46,12 @@ export function formatStatus(s: ReturnType<typeof statusOf>): string {
     lines.push(`job: ${s.job.id} version ${s.job.version}, ${s.job.state}, downloaded ${s.job.downloadedBytes} bytes${pct}, since ${s.job.startedAt}`);
   } else lines.push("job: none");
   lines.push(`reports waiting: ${s.outbox}`);
+  const w = s.running;
+  if (w.workloadRunning || w.workloadDied) lines.push(`workload: ${w.workloadDied ? "died" : w.workloadProcess ? `running (pid ${w.workloadProcess.pid})` : "to be started"}`);
+  for (const p of s.pendingApprovals) {
+    const auto = p.autoApproveAt === null ? "" : `, auto-approved at ${new Date(p.autoApproveAt).toISOString()} unless denied`;
+    lines.push(`pending approval: ${p.id} since ${new Date(p.since).toISOString()}${auto}: otter approve ${p.id} | otter deny ${p.id}`);
+  }
   for (const h of s.history) lines.push(`  ${h.endedAt} ${h.id} ${h.status} ${h.state}: ${h.message}`);
   return lines.join("\n") + "\n";
 }

@@ -115,3 +115,10 @@ export function describeOpen(date: Date): string {
   const mm = String(date.getMinutes()).padStart(2, "0");
   return `${d[0]!.toUpperCase()}${d.slice(1, 3)} ${hh}:${mm}`;
 }
+
+/** When a closed window opens (ms epoch), or undefined when `now` is inside it (or there is none). */
+export function closedUntil(text: string | undefined, now: number): number | undefined {
+  const window = parseWindow(text);
+  const date = new Date(now);
+  return isOpen(window, date) ? undefined : nextOpen(window, date).getTime();
+}

@@ -25,12 +25,15 @@ describe("parseCli", () => {
     ["-h", ["-h"], { command: "help" }],
     ["--json", ["--json"], { json: true }],
     ["a value that looks like an option", ["-c", "-odd.ini"], { config: "-odd.ini" }],
+    ["plan --json", ["plan", "--json"], { command: "plan", json: true }],
+    ["approve ID", ["approve", "3fa2b4c1"], { command: "approve", args: ["3fa2b4c1"] }],
+    ["deny ID", ["deny", "00ff00ff", "-c", "a.ini"], { command: "deny", args: ["00ff00ff"], config: "a.ini" }],
   ])("%s", (_what, argv, want) => {
     expect(parseCli(argv)).toEqual({ ...BASE, ...want });
   });
 
   test.each([
-    ["an unknown command", ["frobnicate"], 'unknown command "frobnicate"; commands: run, check-config, status, install'],
+    ["an unknown command", ["frobnicate"], 'unknown command "frobnicate"; commands: run, check-config, status, install, plan, approve, deny'],
     ["an unknown option", ["--frob"], "unknown option --frob; see otter --help"],
     ["an unknown short option", ["-x"], "unknown option -x; see otter --help"],
     ["combined short flags", ["-vq"], "unknown option -vq; see otter --help"],
@@ -40,6 +43,9 @@ describe("parseCli", () => {
     ["-v with -q", ["-v", "-q"], "-v and -q contradict each other; pick one"],
     ["an extra argument", ["check-config", "extra"], 'unexpected argument "extra" for check-config; see otter --help'],
     ["two commands", ["run", "check-config"], 'unexpected argument "check-config" for run; see otter --help'],
+    ["approve without an id", ["approve"], 'otter approve needs an approval id (8 hex digits, e.g. 3fa2b4c1), got ""; otter status lists pending ones'],
+    ["deny with a bad id", ["deny", "XYZ"], 'otter deny needs an approval id (8 hex digits, e.g. 3fa2b4c1), got "XYZ"; otter status lists pending ones'],
+    ["plan with an argument", ["plan", "now"], 'unexpected argument "now" for plan; see otter --help'],
   ])("%s is a usage error", (_what, argv, message) => {
     let err: unknown;
     try {

@@ -262,7 +262,7 @@ const rules: Row[] = [
     running: running("nightly", "1.0", 40),
     offers: [release("2.0"), weekly("1.1")],
     failed: { "release:2.0": "FAILED (install_failed) on 2026-11-23T02:00:00Z" },
-    expect: { kind: "update", offer: "weekly:1.1", reasons: [["release:2.0", "failed", false]], says: "failed here before: FAILED (install_failed)" },
+    expect: { kind: "update", offer: "weekly:1.1", reasons: [["release:2.0", "failed", false]], says: "tried here before and is not taken again: FAILED (install_failed)" },
   },
   {
     name: "a failed offer is not reflashed when the workload died",
