@@ -34,6 +34,7 @@ export class Rig {
   readonly dir = mkdtempSync(join(tmpdir(), "otter-rig-"));
   readonly config = join(this.dir, "otter.ini");
   readonly state = join(this.dir, "state");
+  private ini: Ini;
 
   constructor(opts: { serverUrl: string; channels?: string[]; hooks?: readonly HookName[]; set?: Ini; version?: string }) {
     const hooks = opts.hooks ?? HOOKS;
@@ -48,8 +49,14 @@ export class Rig {
       download: { allow_http: "true", retry_base: "0.05", retry_cap: "0.2" },
       channels: Object.fromEntries((opts.channels ?? ["release"]).map((c) => [c, `${opts.serverUrl}/${c}.json`])),
     };
-    for (const [section, values] of Object.entries(opts.set ?? {})) ini[section] = { ...ini[section], ...values };
-    const text = Object.entries(ini).map(([s, kv]) => [`[${s}]`, ...Object.entries(kv).map(([k, v]) => `${k} = ${v}`)].join("\n"));
+    this.ini = ini;
+    this.configure(opts.set ?? {});
+  }
+
+  /** Merge `set` into the config and rewrite otter.ini (a running daemon keeps what it read). */
+  configure(set: Ini): void {
+    for (const [section, values] of Object.entries(set)) this.ini[section] = { ...this.ini[section], ...values };
+    const text = Object.entries(this.ini).map(([s, kv]) => [`[${s}]`, ...Object.entries(kv).map(([k, v]) => `${k} = ${v}`)].join("\n"));
     writeFileSync(this.config, text.join("\n\n") + "\n");
   }
 

@@ -243,6 +243,30 @@ max_retries = 3
     expect(await daemon.exited).toBe(0);
   }, 30_000);
 
+  test("policy: a job for another board is REJECTED board_mismatch through the outbox, its file never fetched", async () => {
+    const { rig, thing } = device({ set: { policy: { board: "rpi4" } } });
+    job("upparat_e2e_board", thing, "1.0.0", { boards: ["imx8"] });
+    const res = await rig.run();
+    expect(res.code).toBe(0);
+    expect(updates("upparat_e2e_board", thing)).toEqual(["REJECTED:board_mismatch:accepted"]);
+    expect(emu.execution("upparat_e2e_board", thing)!.statusDetails!.message).toContain("not this device's rpi4");
+    expect(server.requests.filter((q) => q.path === "/aws-1.0.0.img")).toEqual([]);
+    expect(rig.journal().outbox).toEqual([]);
+  }, 30_000);
+
+  test("policy: with approvals on a job waits (exit 3); otter deny makes it REJECTED denied", async () => {
+    const { rig, thing } = device({ set: { policy: { approvals: "true" } } });
+    job("upparat_e2e_deny", thing, "1.0.0");
+    const first = await rig.run();
+    expect(first.code).toBe(3);
+    const id = /otter approve ([0-9a-f]{8})/.exec(first.stdout)![1]!;
+    expect(emu.execution("upparat_e2e_deny", thing)!.status).toBe("QUEUED");
+    expect((await rig.run(["deny", id])).code).toBe(0);
+    expect((await rig.run()).code).toBe(0);
+    expect(updates("upparat_e2e_deny", thing)).toEqual(["REJECTED:denied:accepted"]);
+    expect(rig.count("install done")).toBe(0);
+  }, 30_000);
+
   // Last: it restarts the broker the others share.
   test("broker killed mid-download and restarted: the download goes on and every report arrives, in order", async () => {
     const { rig, thing } = device();
