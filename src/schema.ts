@@ -89,13 +89,13 @@ export const SCHEMA = [
   { section: "policy", key: "min_soak", kind: "hours", def: "30", min: 0, doc: "an image runs at least this long before an update replaces it" },
   { section: "policy", key: "new_overrides_old", kind: "list", def: "", doc: "channels whose newer offer may replace the same channel before test_period" },
   { section: "policy", key: "approvals", kind: "bool", def: "false", doc: "updates wait for `otter approve ID`" },
-  { section: "policy", key: "auto_approve_after", kind: "hours", min: 0, eg: "24", doc: "approve a pending update after this long unless denied" },
+  { section: "policy", key: "auto_approve_after", kind: "hours", min: 0, eg: "24", doc: "approve a pending update after this long (hours, or 2s, 90m) unless denied" },
   { section: "policy", key: "window", kind: "string", doc: "when updates may start, e.g. \"Mon-Fri 02:00-05:00, Sat 00:00-24:00\" (local time)" },
   { section: "policy", key: "download_outside_window", kind: "bool", def: "true", doc: "download outside the window, install inside it" },
   { section: "policy", key: "board", kind: "string", doc: "this device's board/model" },
   { section: "policy", key: "board_file", kind: "path", doc: "read the board from this file (first line)" },
   { section: "policy", key: "board_command", kind: "string", doc: "read the board from this command's output" },
-  { section: "policy", key: "workload", kind: "string", doc: "command otter supervises after a successful update" },
+  { section: "policy", key: "workload", kind: "string", doc: "command the daemon runs and supervises after a successful ready check; its death allows an immediate reflash" },
 ] as const satisfies readonly Row[];
 
 /** Sections whose keys are free-form names (not in SCHEMA). */

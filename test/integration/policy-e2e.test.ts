@@ -311,4 +311,20 @@ describe("soak and plan", () => {
     expect(once.stdout).toContain("(min_soak), then weekly 1.1.0");
     expect(r.version()).toBe("1.0.0");
   });
+
+  test("a failed ready check opens rule 1: any other offer may install at once, even an older, lower one", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig({ min_soak: "0", test_period: "0" });
+    expect((await r.run()).code).toBe(0);
+    server.publish("release", "1.1.0", "1.1.0");
+    r.exits("ready", 1);
+    expect((await r.run()).code).toBe(1);
+    expect(r.journal().running).toMatchObject({ version: "1.0.0", readyFailed: true });
+    server.publish("nightly", "0.5.0", "0.5.0");
+    const plan = await r.run(["plan"]);
+    expect(plan.stdout).toMatch(/\+ nightly:0\.5\.0:\w+ workload: the running release 1\.0\.0's ready check failed/);
+    expect(plan.stdout).toMatch(/- release:1\.1\.0:\w+ failed: release 1\.1\.0 was tried here before/);
+    expect((await r.run()).code).toBe(0);
+    expect(r.journal().running).toMatchObject({ version: "0.5.0", channel: "nightly", readyFailed: false });
+  });
 });
