@@ -44,6 +44,8 @@ export interface JobRecord {
   outcome?: Outcome;
   /** the version hook's answer after install (confirmVersion) */
   confirmedVersion?: string;
+  /** the state the job paused in (retry later): the next start there is not a crash */
+  pausedIn?: State;
   /** confirmations that found the old version after a restart hook that returned */
   restartWaits?: number;
   /** reports made for this job so far */

@@ -40,14 +40,19 @@ function failure(job: JobRecord, state: State, err: unknown): Event {
  * Run the journal's job from where it was left (resumeFrom). `resumed` says otter just
  * started and found the job in the journal: each such start is counted per state, and a
  * job that keeps coming back to the same state (a reboot loop) fails after
- * service.max_starts. A pause (retry later) is not a start.
+ * service.max_starts. A pause (retry later) is not a start, nor is the next otter's
+ * pick-up of a paused job.
  */
 export async function runJob(ctx: Ctx, stopping: AbortSignal, resumed: boolean): Promise<RunResult> {
   const { journal } = ctx;
   const job = journal.data.job!;
   await endLeftoverHook(journal, ctx.config.hooks.kill_grace * 1000);
   job.state = resumeFrom(job.state);
-  const starts = (job.starts[job.state] ?? 0) + (resumed ? 1 : 0);
+  // A job that paused (retry later: a postponed hook, a closed update window) stopped on
+  // purpose; the next otter picking it up (--once from cron) is not a crash to count.
+  const crashed = resumed && job.pausedIn !== job.state;
+  delete job.pausedIn;
+  const starts = (job.starts[job.state] ?? 0) + (crashed ? 1 : 0);
   job.starts[job.state] = starts;
   journal.save();
   if (starts > ctx.config.service.max_starts && job.state !== "report" && job.state !== "rollback") {
@@ -66,6 +71,8 @@ export async function runJob(ctx: Ctx, stopping: AbortSignal, resumed: boolean):
       if (stopping.aborted) return { kind: "stopped", job };
       if (isTransient(err)) {
         log.warn(`job ${job.offer.id} paused in ${state}: ${describe(err)}`);
+        job.pausedIn = state;
+        journal.save();
         return { kind: "paused", job, error: err as OtterError };
       }
       event = failure(job, state, err);

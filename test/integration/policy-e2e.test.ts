@@ -97,6 +97,8 @@ describe("approvals", () => {
     expect(first.stdout).toContain("auto-approved at");
     const id = approvalIdIn(first.stdout);
     const since: number = JSON.parse(readFileSync(join(r.state, "approvals.json"), "utf8")).pendingSince[id];
+    const status = JSON.parse((await r.run(["status", "--json"])).stdout);
+    expect(status.pendingApprovals).toEqual([{ id, since, autoApproveAt: since + 2000 }]);
     let last = first;
     for (let i = 0; i < 40 && last.code === 3; i++) {
       await Bun.sleep(250);
@@ -182,6 +184,17 @@ describe("windows", () => {
     expect(second.code).toBe(0);
     expect(r.version()).toBe("1.0.0");
     expect(imageGets("release", "1.0.0")).toBe(1);
+  });
+
+  test("a job waiting for the window across many --once runs is not failed as a reboot loop", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const closed = DAYS[(new Date().getDay() + 3) % 7];
+    const r = rig({ window: `${closed} 00:00-24:00` }, { service: { max_starts: "2" } });
+    for (let i = 0; i < 5; i++) expect((await r.run()).code).toBe(3);
+    expect(r.journal().job).toMatchObject({ state: "install", starts: { install: 0 } });
+    r.configure({ policy: { window: "00:00-24:00" } });
+    expect((await r.run()).code).toBe(0);
+    expect(server.finals()[0]).toMatchObject({ status: "SUCCEEDED" });
   });
 
   test("with download_outside_window = false nothing is fetched outside the window", async () => {

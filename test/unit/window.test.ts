@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import { parseConfig } from "../../src/config.ts";
 import { ConfigError } from "../../src/errors.ts";
-import { describeOpen, isOpen, nextOpen, parseWindow } from "../../src/window.ts";
+import { closedUntil, describeOpen, isOpen, nextOpen, parseWindow } from "../../src/window.ts";
 
 // Local wall-clock dates in the week of Monday 2026-11-23 (30 = the next Monday).
 const at = (day: number, h: number, m = 0) => new Date(2026, 10, day, h, m);
@@ -70,6 +70,17 @@ describe("nextOpen", () => {
   ];
   test.each(rows)("%p after %p → %p", (text, date, expected) => {
     expect(nextOpen(parseWindow(text), date)).toEqual(expected);
+  });
+});
+
+describe("closedUntil (the install state's check)", () => {
+  test.each([
+    ["no window: never closed", undefined, at(MON, 12), undefined],
+    ["inside: not closed", "Mon-Fri 02:00-05:00", at(TUE, 3), undefined],
+    ["before the opening: closed until it", "Mon-Fri 02:00-05:00", at(TUE, 1, 59), at(TUE, 2)],
+    ["after the last opening of the week: the next Monday", "Mon-Fri 02:00-05:00", at(FRI, 5), at(NEXT_MON, 2)],
+  ] as const)("%s", (_name, text, date, expected) => {
+    expect(closedUntil(text, date.getTime())).toBe(expected?.getTime());
   });
 });
 
