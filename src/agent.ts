@@ -138,7 +138,7 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
             journal.save();
           } else {
             opts.summary?.(step.summary);
-            if (step.until !== undefined) wait = Math.max(0, Math.min(wait, step.until - now));
+            if (step.until !== undefined) wait = Math.max(MIN_WAIT_MS, Math.min(wait, step.until - now));
           }
         } catch (err) {
           log.warn(`check failed: ${describe(err)}`);
@@ -169,8 +169,11 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   return code;
 }
 
+// A wait computed from a time that has just passed (a clock step) must not spin the loop.
+const MIN_WAIT_MS = 1000;
+
 // How long a paused job waits: until the update window opens, else retry_interval.
 function pauseFor(config: Config, error: OtterError): number {
-  if (error instanceof WindowClosed) return Math.max(0, error.until - Date.now());
+  if (error instanceof WindowClosed) return Math.max(MIN_WAIT_MS, error.until - Date.now());
   return config.hooks.retry_interval * 1000;
 }

@@ -186,6 +186,24 @@ describe("windows", () => {
     expect(imageGets("release", "1.0.0")).toBe(1);
   });
 
+  test("a daemon holds the downloaded job in install while the window is closed, and installs once restarted inside it", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const closed = DAYS[(new Date().getDay() + 3) % 7];
+    const r = rig({ window: `${closed} 00:00-24:00` });
+    const { p, out } = daemon(r);
+    await waitFor(() => r.journal()?.job?.pausedIn === "install", 20_000, "the job to pause in install");
+    const checks = server.requests.filter((q) => q.path === "/release.json").length;
+    await Bun.sleep(1500); // check_interval is 1 s: a daemon that went on checking would fetch again
+    expect(server.requests.filter((q) => q.path === "/release.json").length).toBe(checks);
+    expect(out.stderr).toContain(`paused in install: outside the update window "${closed} 00:00-24:00"`);
+    p.kill("SIGTERM");
+    expect(await p.exited).toBe(3); // stopped with a job waiting: retry later
+    r.configure({ policy: { window: "00:00-24:00" } });
+    daemon(r);
+    await waitFor(() => r.version() === "1.0.0" && r.journal()?.job === undefined, 20_000, "the install inside the window");
+    expect(imageGets("release", "1.0.0")).toBe(1);
+  });
+
   test("a job waiting for the window across many --once runs is not failed as a reboot loop", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const closed = DAYS[(new Date().getDay() + 3) % 7];
