@@ -267,6 +267,17 @@ max_retries = 3
     expect(rig.count("install done")).toBe(0);
   }, 30_000);
 
+  test("otter plan asks AWS once and changes nothing there", async () => {
+    const { rig, thing } = device({ set: { policy: { board: "rpi4" } } });
+    job("upparat_e2e_plan", thing, "1.0.0");
+    const plan = await rig.run(["plan"]);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/^update to 1\.0\.0 \(upparat_e2e_plan\)$/m);
+    expect(plan.stdout).toContain("upparat_e2e_plan explicit: 1.0.0 has no channel");
+    expect(emu.execution("upparat_e2e_plan", thing)!.status).toBe("QUEUED");
+    expect(emu.execution("upparat_e2e_plan", thing)!.updates).toEqual([]);
+  }, 30_000);
+
   // Last: it restarts the broker the others share.
   test("broker killed mid-download and restarted: the download goes on and every report arrives, in order", async () => {
     const { rig, thing } = device();
