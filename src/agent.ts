@@ -121,6 +121,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     if (opts.once) break;
     await sleep(wait, AbortSignal.any([stop, wake.signal]));
   }
+  // A daemon asked to stop (systemd) stops cleanly; --once cut short says "run me again".
+  if (stop.aborted && !opts.once) code = EXIT.ok;
   const delivered = await outbox.drain(opts.once ? config.service.report_timeout * 1000 : 5_000);
   if (!delivered) {
     log.warn(`${journal.data.outbox.length} report(s) not delivered yet; they stay in the journal and are sent on the next start`);
