@@ -157,9 +157,10 @@ class AwsJobsSource implements Source {
       return "already-terminal";
     }
     if (code === "VersionMismatch" && state?.versionNumber) {
-      // Someone else updated the execution (another agent with this thing name?): say so, then
-      // take the current version and send once more.
-      log.warn("job execution was updated by someone else", { job: r.jobId, expected: version, current: state.versionNumber });
+      // The execution moved on without us seeing it: an earlier update whose answer a lost
+      // connection swallowed, or another agent with this thing name. Say so, take the
+      // current version and send once more.
+      log.warn("job execution version moved on (a lost answer, or another agent on this thing?)", { job: r.jobId, expected: version, current: state.versionNumber });
       this.versions.set(r.jobId, state.versionNumber);
       if (mayRetry) return this.update(r, body, false);
     }
