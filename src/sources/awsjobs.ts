@@ -18,6 +18,7 @@
 import type { Config } from "../config.ts";
 import { Cancelled, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../errors.ts";
 import { log } from "../log.ts";
+import { sleep } from "../sleep.ts";
 import { offerFromJob } from "./jobdoc.ts";
 import { TERMINAL, jobsTopic, type Execution, type ExecutionState, type ExecutionSummary } from "./jobsapi.ts";
 import { MqttLink, type Answer } from "./mqttlink.ts";
@@ -39,10 +40,6 @@ const NOTIFY_LIMIT = 15;
 
 export function createAwsJobsSource(config: Config, opts: AwsJobsOptions = {}): Source {
   return new AwsJobsSource(config, { ...DEFAULTS, ...opts });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 function summaries(v: unknown): ExecutionSummary[] {
