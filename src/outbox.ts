@@ -13,6 +13,7 @@ const BACKOFF_CAP_S = 60;
 
 export class Outbox {
   private wakeUp = () => {};
+  private backoffCut = new AbortController();
   private idle: (() => void)[] = [];
   private running?: Promise<void>;
 
@@ -29,6 +30,13 @@ export class Outbox {
 
   /** Something was queued: deliver it now. */
   kick(): void {
+    this.wakeUp();
+  }
+
+  /** The upstream is reachable again (a reconnect): end any backoff and deliver now. */
+  retryNow(): void {
+    this.backoffCut.abort();
+    this.backoffCut = new AbortController();
     this.wakeUp();
   }
 
@@ -71,7 +79,7 @@ export class Outbox {
         // Full jitter, so a fleet coming back online does not report in lockstep.
         const wait = backoffSeconds(failures++, BACKOFF_BASE_S, BACKOFF_CAP_S);
         log.warn(`report not delivered, retrying in ${wait.toFixed(1)} s: ${describe(err)}`, { job: report.jobId });
-        await sleep(wait * 1000, this.stop);
+        await sleep(wait * 1000, AbortSignal.any([this.stop, this.backoffCut.signal]));
       }
     }
   }
