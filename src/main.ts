@@ -67,6 +67,8 @@ async function run(cli: Cli): Promise<ExitCode> {
 
 async function main(argv: string[]): Promise<ExitCode> {
   try {
+    // Before parsing, so that a usage error is a JSON line too when JSON was asked for.
+    configureLog({ json: argv.includes("--json-logs") });
     const cli = parseCli(argv);
     configureLog({ json: cli.jsonLogs, level: cli.verbose ? "DEBUG" : cli.quiet ? "ERROR" : "WARNING" });
     return await run(cli);
