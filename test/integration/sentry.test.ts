@@ -64,6 +64,18 @@ for (const [name, bin] of Object.entries(BINS)) {
       expect(sentry.envelopes).toHaveLength(0);
     });
 
+    test("an unreachable Sentry changes nothing: same exit code, same log lines", async () => {
+      const { createServer } = await import("node:net");
+      const closed = createServer();
+      await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+      const port = (closed.address() as { port: number }).port;
+      await new Promise((resolve) => closed.close(resolve));
+      const r = await run(["--once", "-c", config("unreachable.ini", `sentry = http://publickey@127.0.0.1:${port}/1`)]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
+      expect(r.stderr).toContain("ENOTDIR");
+    });
+
     test("a malformed DSN costs one warning line, not the run", async () => {
       const r = await run(["--once", "-c", config("baddsn.ini", "sentry = not-a-dsn")]);
       expect(r.code).toBe(1);
@@ -94,4 +106,14 @@ test("captureFailure sends a FAILED job as a message with its tags; success and 
     message: "job FAILED: download_failed: HTTP 404",
     tags: { job_id: "upparat_42", job_state: "download_failed", job_status: "FAILED", code: "DOWNLOAD_HTTP", version: "2.0", channel: "release" },
   });
+});
+
+test("an uncaught error is logged, sent as fatal, and ends the process with 1 as Node would", async () => {
+  const r = await bun([join(ROOT, "test/fixtures/sentry-uncaught.ts"), sentry.dsn]);
+  expect(r.code).toBe(1);
+  expect(r.stderr).toContain("ERROR   uncaught error: boom outside any try");
+  const events = sentry.events();
+  expect(events).toHaveLength(1);
+  expect(events[0]).toMatchObject({ level: "fatal", release: "otter@9.9.9" });
+  expect(events[0]!.exception.values.at(-1)).toMatchObject({ type: "Error", value: "boom outside any try" });
 });
