@@ -146,6 +146,7 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
   }
 }
 
+// The Config from parsed sections; only SCHEMA keys and channels are read, hence interpolated.
 function readSections(sections: IniSections, file: string, opts: LoadOptions): Config {
   const name = basename(file);
   const env = opts.env ?? process.env;
