@@ -5,37 +5,12 @@
 // Tests import JobsEmulator; people run `bun scripts/jobs-emulator.ts --broker mqtt://…`
 // and drive it over a small HTTP control API (scripts/jobs-emulator-http.ts).
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import {
-  DEVICE_STATUSES, TERMINAL, epochSeconds, jobsTopic,
-  type ErrorCode, type Execution, type ExecutionState, type ExecutionStatus, type ExecutionSummary,
-} from "../src/sources/jobsapi.ts";
-import { problemOf } from "../src/sources/statusdetails.ts";
+import { TERMINAL, epochSeconds, jobsTopic, type ErrorCode, type Execution, type ExecutionStatus, type ExecutionSummary } from "../src/sources/jobsapi.ts";
+import { badRequest, cannotUpdate, presign, rejected, stateOf, summaryOf, type Answer, type Exec, type UpdateRecord } from "./jobs-emulator-rules.ts";
 
-/** One update request as received, with what the emulator answered. */
-export interface UpdateRecord {
-  at: number;
-  status: unknown;
-  statusDetails?: Record<string, string>;
-  clientToken?: string;
-  outcome: "accepted" | ErrorCode;
-}
+export type { UpdateRecord } from "./jobs-emulator-rules.ts";
 
-interface Exec {
-  jobId: string;
-  thingName: string;
-  status: ExecutionStatus;
-  statusDetails?: Record<string, string>;
-  queuedAt: number;
-  startedAt?: number;
-  lastUpdatedAt: number;
-  versionNumber: number;
-  executionNumber: number;
-  stepTimer?: ReturnType<typeof setTimeout>;
-  jobTimer?: ReturnType<typeof setTimeout>;
-  updates: UpdateRecord[];
-}
-
-export type ExecutionView = Omit<Exec, "stepTimer" | "jobTimer">;
+export type ExecutionView = Omit<Exec, "timers">;
 
 export interface JobSpec {
   jobId: string;
@@ -57,28 +32,7 @@ export interface EmulatorOptions {
   mqtt?: IClientOptions;
 }
 
-type Answer = { accepted: Record<string, unknown> } | { rejected: { code: ErrorCode; message: string; executionState?: ExecutionState } };
-
-const PRESIGN = /\$\{aws:iot:s3-presigned-url:([^}]+)\}/g;
 const JOB_ID = /^[a-zA-Z0-9_-]{1,64}$/;
-
-function rejected(code: ErrorCode, message: string, exec?: Exec): Answer {
-  return { rejected: { code, message, ...(exec ? { executionState: stateOf(exec) } : {}) } };
-}
-
-function stateOf(e: Exec): ExecutionState {
-  return { status: e.status, ...(e.statusDetails ? { statusDetails: e.statusDetails } : {}), versionNumber: e.versionNumber };
-}
-
-function summaryOf(e: Exec): ExecutionSummary {
-  const { jobId, queuedAt, startedAt, lastUpdatedAt, versionNumber, executionNumber } = e;
-  return { jobId, queuedAt, ...(startedAt ? { startedAt } : {}), lastUpdatedAt, versionNumber, executionNumber };
-}
-
-function stepTimeout(v: unknown): number | undefined | "bad" {
-  if (v === undefined) return undefined;
-  return v === -1 || (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 10080) ? (v as number) : "bad";
-}
 
 export class JobsEmulator {
   private client?: MqttClient;
@@ -89,6 +43,7 @@ export class JobsEmulator {
   private readonly faults: { thing: string; op: Operation; code: ErrorCode; count: number }[] = [];
   private readonly waiters = new Set<() => void>();
   private signatures = 0;
+  private serving = false;
   private readonly minuteMs: number;
 
   constructor(private readonly opts: EmulatorOptions) {
@@ -103,8 +58,9 @@ export class JobsEmulator {
     const ready = new Promise<void>((resolve) => (subscribed = resolve));
     client.on("message", (topic, payload) => this.onMessage(topic, payload));
     client.on("connect", () => {
-      client.subscribeAsync("$aws/things/+/jobs/#", { qos: 1 }).then(() => (subscribed(), this.changed()), () => {});
+      client.subscribeAsync("$aws/things/+/jobs/#", { qos: 1 }).then(() => ((this.serving = true), subscribed(), this.changed()), () => {});
     });
+    client.on("close", () => ((this.serving = false), this.changed()));
     client.on("error", () => {}); // reconnects on its own; tests restart the broker on purpose
     await ready;
   }
@@ -114,9 +70,9 @@ export class JobsEmulator {
     await this.client?.endAsync(true);
   }
 
-  /** Whether the emulator is connected to the broker (it reconnects after a broker restart). */
+  /** Whether the emulator is connected and subscribed (it reconnects after a broker restart). */
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.serving;
   }
 
   defineGroup(name: string, things: string[]): void {
@@ -133,7 +89,7 @@ export class JobsEmulator {
     const now = epochSeconds();
     for (const thing of things) {
       this.change(thing, () => {
-        const e: Exec = { jobId: spec.jobId, thingName: thing, status: "QUEUED", queuedAt: now, lastUpdatedAt: now, versionNumber: 1, executionNumber: 1, updates: [] };
+        const e: Exec = { jobId: spec.jobId, thingName: thing, status: "QUEUED", queuedAt: now, lastUpdatedAt: now, versionNumber: 1, executionNumber: 1, timers: {}, updates: [] };
         this.thingExecs(thing).set(spec.jobId, e);
       });
     }
@@ -144,6 +100,12 @@ export class JobsEmulator {
     for (const e of this.execsOf(jobId)) {
       if (e.status === "QUEUED" || (opts.force && e.status === "IN_PROGRESS")) this.change(e.thingName, () => this.finish(e, "CANCELED"));
     }
+  }
+
+  /** A thing left the target group of a continuous job: its pending execution becomes REMOVED. */
+  removeFromJob(jobId: string, thing: string): void {
+    const e = this.execs.get(thing)?.get(jobId);
+    if (e && !TERMINAL.includes(e.status)) this.change(thing, () => this.finish(e, "REMOVED"));
   }
 
   /** DeleteJobExecution: the execution disappears (an IN_PROGRESS one only with force). */
@@ -197,7 +159,7 @@ export class JobsEmulator {
   }
 
   private view(e: Exec): ExecutionView {
-    const { stepTimer: _s, jobTimer: _j, ...rest } = e;
+    const { timers: _t, ...rest } = e;
     return structuredClone(rest);
   }
 
@@ -230,20 +192,14 @@ export class JobsEmulator {
 
   /** The job document as the device sees it: presigned-URL placeholders signed afresh. */
   private documentOf(jobId: string): unknown {
-    const sign = (v: unknown): unknown => {
-      if (typeof v === "string") return v.replace(PRESIGN, (_, url: string) => `${url}${url.includes("?") ? "&" : "?"}sig=${++this.signatures}`);
-      if (Array.isArray(v)) return v.map(sign);
-      if (v && typeof v === "object") return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, sign(x)]));
-      return v;
-    };
-    return sign(this.jobs.get(jobId)?.document);
+    return presign(this.jobs.get(jobId)?.document, () => ++this.signatures);
   }
 
   private executionOf(e: Exec, withDocument = true): Execution {
-    const job = this.jobs.get(e.jobId);
     const out: Execution = { ...summaryOf(e), thingName: e.thingName, status: e.status, ...(e.statusDetails ? { statusDetails: e.statusDetails } : {}) };
     if (withDocument) out.jobDocument = this.documentOf(e.jobId);
-    if (e.status === "IN_PROGRESS" && (e.stepTimer || job?.inProgressTimeoutMinutes)) out.approximateSecondsBeforeTimedOut = 60;
+    const deadlines = Object.values(e.timers).map((t) => t.deadline);
+    if (deadlines.length) out.approximateSecondsBeforeTimedOut = Math.max(0, Math.round((Math.min(...deadlines) - Date.now()) / 1000));
     return out;
   }
 
@@ -328,10 +284,9 @@ export class JobsEmulator {
   }
 
   private startNext(thing: string, req: Record<string, unknown>): Answer {
-    const problem = req.statusDetails !== undefined ? problemOf(req.statusDetails) : undefined;
-    if (problem) return rejected("InvalidRequest", problem);
-    const step = stepTimeout(req.stepTimeoutInMinutes);
-    if (step === "bad") return rejected("InvalidRequest", "stepTimeoutInMinutes must be 1-10080 or -1");
+    const bad = badRequest(req, false);
+    if (bad) return bad;
+    const step = req.stepTimeoutInMinutes as number | undefined;
     const e = this.pending(thing)[0];
     if (!e) return { accepted: {} };
     if (e.status === "QUEUED") this.apply(e, "IN_PROGRESS", req.statusDetails as Record<string, string> | undefined, step);
@@ -354,20 +309,10 @@ export class JobsEmulator {
   }
 
   private tryUpdate(thing: string, jobId: string, req: Record<string, unknown>): Answer {
-    const status = req.status as ExecutionStatus;
-    if (!DEVICE_STATUSES.includes(status)) return rejected("InvalidRequest", `status must be one of ${DEVICE_STATUSES.join(", ")}, got ${JSON.stringify(req.status)}`);
-    const problem = req.statusDetails !== undefined ? problemOf(req.statusDetails) : undefined;
-    if (problem) return rejected("InvalidRequest", problem);
-    const step = stepTimeout(req.stepTimeoutInMinutes);
-    if (step === "bad") return rejected("InvalidRequest", "stepTimeoutInMinutes must be 1-10080 or -1");
     const e = this.execs.get(thing)?.get(jobId);
-    if (!e) return rejected("ResourceNotFound", `no execution of ${jobId} for ${thing}`);
-    if (req.executionNumber !== undefined && req.executionNumber !== e.executionNumber) return rejected("ResourceNotFound", `no execution number ${req.executionNumber}`);
-    if (TERMINAL.includes(e.status)) return rejected("InvalidStateTransition", `execution of ${jobId} is already ${e.status}`, e);
-    if (req.expectedVersion !== undefined && req.expectedVersion !== e.versionNumber) {
-      return rejected("VersionMismatch", `expected version ${req.expectedVersion}, current is ${e.versionNumber}`, e);
-    }
-    this.apply(e, status, req.statusDetails as Record<string, string> | undefined, step);
+    const bad = badRequest(req, true) ?? cannotUpdate(req, e, `${jobId} for ${thing}`);
+    if (bad || !e) return bad!;
+    this.apply(e, req.status as ExecutionStatus, req.statusDetails as Record<string, string> | undefined, req.stepTimeoutInMinutes as number | undefined);
     return {
       accepted: {
         ...(req.includeJobExecutionState === true ? { executionState: stateOf(e) } : {}),
@@ -387,7 +332,7 @@ export class JobsEmulator {
     if (e.status === "QUEUED" && status === "IN_PROGRESS") {
       e.startedAt = now;
       const minutes = this.jobs.get(e.jobId)?.inProgressTimeoutMinutes;
-      if (minutes) e.jobTimer = this.timer(e, minutes);
+      if (minutes) this.arm(e, "job", minutes);
     }
     e.status = status;
     if (details) e.statusDetails = { ...details };
@@ -395,8 +340,9 @@ export class JobsEmulator {
     e.lastUpdatedAt = now;
     if (TERMINAL.includes(status)) return this.clearTimers(e);
     if (step !== undefined) {
-      clearTimeout(e.stepTimer);
-      e.stepTimer = step === -1 ? undefined : this.timer(e, step);
+      clearTimeout(e.timers.step?.handle);
+      delete e.timers.step;
+      if (step !== -1) this.arm(e, "step", step);
     }
   }
 
@@ -407,18 +353,17 @@ export class JobsEmulator {
     this.clearTimers(e);
   }
 
-  private timer(e: Exec, minutes: number): ReturnType<typeof setTimeout> {
-    const t = setTimeout(() => {
+  private arm(e: Exec, which: "step" | "job", minutes: number): void {
+    const handle = setTimeout(() => {
       if (e.status === "IN_PROGRESS" || e.status === "QUEUED") this.change(e.thingName, () => this.finish(e, "TIMED_OUT"));
     }, minutes * this.minuteMs);
-    t.unref?.();
-    return t;
+    handle.unref?.();
+    e.timers[which] = { handle, deadline: Date.now() + minutes * this.minuteMs };
   }
 
   private clearTimers(e: Exec): void {
-    clearTimeout(e.stepTimer);
-    clearTimeout(e.jobTimer);
-    e.stepTimer = e.jobTimer = undefined;
+    for (const t of Object.values(e.timers)) clearTimeout(t.handle);
+    e.timers = {};
   }
 }
 

@@ -9,6 +9,7 @@ import { Journal, type JobRecord } from "./journal.ts";
 import { acquireLock } from "./lock.ts";
 import { log } from "./log.ts";
 import { Outbox } from "./outbox.ts";
+import type { ProgressBar } from "./progress.ts";
 import { chooseOffer } from "./choose.ts";
 import { cancellable, type State } from "./pipeline.ts";
 import { runJob, type RunResult } from "./runner.ts";
@@ -22,6 +23,8 @@ export interface AgentOptions {
   source?: Source;
   /** print a one-line summary of each job to stdout */
   summary?: (line: string) => void;
+  /** a download progress bar (on a TTY) */
+  progress?: ProgressBar;
 }
 
 /** A new job for an offer; an AWS execution left in reboot_start resumes at the version check (Upparat). */
@@ -83,6 +86,9 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   outbox.start();
   let code: ExitCode = EXIT.ok;
   while (!stop.aborted) {
+    // A fresh wake signal before asking: a notification that arrives while the check or the
+    // job runs must still cut the sleep below short (it was lost when made after the check).
+    wake = new AbortController();
     let wait = config.service.check_interval * 1000 + Math.random() * config.service.check_jitter * 1000;
     if (!journal.data.job) {
       try {
@@ -103,14 +109,13 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     if (journal.data.job) {
       cancel = new AbortController();
       const signal = AbortSignal.any([stop, cancel.signal]);
-      const result = await runJob({ config, journal, source, signal, flush: (ms) => outbox.drain(ms).then(() => {}) }, stop);
+      const result = await runJob({ config, journal, source, signal, flush: (ms) => outbox.drain(ms).then(() => {}), progress: opts.progress }, stop);
       code = exitFor(result);
       opts.summary?.(describeResult(result));
       if (result.kind === "paused") wait = config.hooks.retry_interval * 1000;
       else if (result.kind === "done" && !opts.once) continue; // look for the next job at once
     }
     if (opts.once) break;
-    wake = new AbortController();
     await sleep(wait, AbortSignal.any([stop, wake.signal]));
   }
   const delivered = await outbox.drain(opts.once ? config.service.report_timeout * 1000 : 5_000);

@@ -6,6 +6,7 @@ import { ConfigError } from "./errors.ts";
 import { IniSyntaxError, parseIni, type IniSections } from "./inifile.ts";
 import { LEVELS, type Level } from "./log.ts";
 import { FREE_SECTIONS, SCHEMA, type Kind, type Row, type SchemaRow } from "./schema.ts";
+import { parseWindow } from "./window.ts";
 
 interface KindTypes {
   string: string; int: number; number: number; bool: boolean; seconds: number; hours: number;
@@ -211,6 +212,11 @@ function crossCheck(config: Config, file: string): void {
   }
   b.port ??= tls ? 8883 : 1883;
   b.client_id ??= b.thing_name;
+  try {
+    parseWindow(config.policy.window);
+  } catch (err) {
+    throw err instanceof ConfigError ? new ConfigError(`${file} ${err.message}`) : err;
+  }
   for (const [name, url] of Object.entries(config.channels)) {
     if (!/^(https?|file):\/\//.test(url)) {
       throw new ConfigError(`${file} [channels] ${name}: expected a manifest URL (https://, http:// or file://), got ${JSON.stringify(url)}; e.g. ${name} = https://updates.example.com/${name}.json`);

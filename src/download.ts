@@ -4,9 +4,8 @@
 // rule); anything else restarts cleanly from zero. Retries recoverable failures with
 // backoff and full jitter, bounded by max_attempts (attempts without progress) and by the
 // data budget (bytes fetched per job, kept in the journal through ResumePoint).
-import { createHash, type Hash } from "node:crypto";
-import { closeSync, constants, fstatSync, fsyncSync, ftruncateSync, openSync, readSync, statfsSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, isAbsolute } from "node:path";
+import { closeSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseContentRange, retryAfterSeconds, retryDelaySeconds } from "./backoff.ts";
 import type { Config } from "./config.ts";
@@ -16,6 +15,7 @@ import {
   OtterError, describe,
 } from "./errors.ts";
 import { openTransport, type Transport } from "./http.ts";
+import { checkpoint, checkSpace, CHECKPOINT_BYTES, CHECKPOINT_MS, MAX_UNSYNCED, openPart, restart, resumePoint, settled, type Part } from "./partfile.ts";
 import { log } from "./log.ts";
 
 export interface ResumePoint { bytes: number; etag?: string; lastModified?: string; fetched: number; attempts: number }
@@ -40,33 +40,11 @@ export interface DownloadRequest {
   options: Config["download"];
 }
 export interface DownloadResult { path: string; size: number; sha256: string; fetched: number }
+export { CHECKPOINT_BYTES, CHECKPOINT_MS } from "./partfile.ts";
 
-/** fsync + onCheckpoint cadence: at most this much is re-fetched after a power cut. */
-export const CHECKPOINT_BYTES = 8 * 2 ** 20;
-export const CHECKPOINT_MS = 2000;
 /** An attempt that moved the file on by this much does not count against max_attempts. */
 const PROGRESS_BYTES = 64 * 1024;
 const MAX_REDIRECTS = 5;
-
-/** The state of one job's download, mirrored into ResumePoint at each checkpoint. */
-interface Part {
-  fd: number;
-  offset: number;
-  hash: Hash;
-  etag?: string;
-  lastModified?: string;
-  /** the total size the server announced for this validator (206 Content-Range) */
-  total?: number;
-  /** a 200's Content-Length: a hint for the space check and budget only, never trusted */
-  hint?: number;
-  fetched: number;
-  attempts: number;
-  checkpointed: number;
-  checkpointAt: number;
-  refreshed: boolean;
-  progressAt: number;
-  progressBytes: number;
-}
 
 /** Download `req.url` to `req.partPath`; see DownloadRequest. */
 export async function download(req: DownloadRequest): Promise<DownloadResult> {
@@ -77,9 +55,11 @@ export async function download(req: DownloadRequest): Promise<DownloadResult> {
     checkSpace(req, p);
     if (local !== undefined) await copyLocal(req, p, local);
     else await fetchLoop(req, p, t!);
+    await settled(p);
     fsyncSync(p.fd);
     p.checkpointed = p.offset;
   } finally {
+    await p.syncing?.catch(() => {});
     closeSync(p.fd);
     await t?.close();
   }
@@ -96,7 +76,12 @@ export async function download(req: DownloadRequest): Promise<DownloadResult> {
 /** The local file a URL names (file:// or an absolute path), or undefined for http(s). */
 function localPath(url: string, allowHttp: boolean): string | undefined {
   if (isAbsolute(url)) return url;
-  const u = new URL(url);
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new DownloadHttp(`not a URL or an absolute path: ${JSON.stringify(redact(url))}`);
+  }
   if (u.protocol === "https:") return undefined;
   if (!allowHttp && (u.protocol === "http:" || u.protocol === "file:")) {
     throw new DownloadHttp(`${u.protocol}// URL refused (${redact(url)}); set [download] allow_http = true to allow it`);
@@ -113,55 +98,6 @@ function redact(url: string): string {
     return `${u.protocol}//${u.host}${u.pathname}`;
   } catch {
     return url.split("?")[0]!;
-  }
-}
-
-// Open the part file: fresh = empty; resume = keep only the fsynced prefix and re-hash it once.
-async function openPart(req: DownloadRequest): Promise<Part> {
-  const fd = openSync(req.partPath, constants.O_RDWR | constants.O_CREAT, 0o600);
-  const r = req.resume;
-  let keep = r && r.bytes > 0 && fstatSync(fd).size >= r.bytes ? r.bytes : 0;
-  if (req.expectedSize !== undefined && keep > req.expectedSize) keep = 0;
-  if (r && r.bytes > 0 && keep === 0) log.warn("download: part file shorter than its checkpoint; starting again", { path: req.partPath });
-  ftruncateSync(fd, keep);
-  const hash = createHash("sha256");
-  const buf = Buffer.allocUnsafe(2 ** 20);
-  for (let pos = 0; pos < keep; ) {
-    const n = readSync(fd, buf, 0, Math.min(buf.length, keep - pos), pos);
-    if (n === 0) break;
-    hash.update(buf.subarray(0, n));
-    pos += n;
-    if (pos % (64 * 2 ** 20) === 0) await new Promise((res) => setImmediate(res));
-  }
-  const now = Date.now();
-  return {
-    fd, offset: keep, hash, etag: keep ? r?.etag : undefined, lastModified: keep ? r?.lastModified : undefined,
-    fetched: r?.fetched ?? 0, attempts: r?.attempts ?? 0, checkpointed: keep, checkpointAt: now,
-    refreshed: false, progressAt: now, progressBytes: keep,
-  };
-}
-
-function resumePoint(p: Part): ResumePoint {
-  return { bytes: p.checkpointed, etag: p.etag, lastModified: p.lastModified, fetched: p.fetched, attempts: p.attempts };
-}
-
-// Forget what is on disk: truncate to zero and hash afresh.
-function restart(p: Part, why: string): void {
-  if (p.offset > 0) log.warn(`download: ${why}; starting again from zero`, { had: p.offset });
-  ftruncateSync(p.fd, 0);
-  p.offset = 0;
-  p.checkpointed = 0;
-  p.hash = createHash("sha256");
-  p.etag = p.lastModified = p.total = undefined;
-}
-
-function checkSpace(req: DownloadRequest, p: Part): void {
-  const total = req.expectedSize ?? p.total ?? p.hint;
-  if (total === undefined) return;
-  const s = statfsSync(dirname(req.partPath));
-  const free = Number(s.bavail) * Number(s.bsize);
-  if (free < total - p.offset) {
-    throw new DownloadNoSpace(`${total - p.offset} more bytes needed in ${dirname(req.partPath)}, ${free} free`);
   }
 }
 
@@ -191,6 +127,8 @@ async function fetchLoop(req: DownloadRequest, p: Part, t: Transport): Promise<v
   let url = req.url;
   let last: OtterError | undefined;
   let failures = 0;
+  // Killed after the last byte but before the rename: the digest can say it is all there.
+  if (p.offset > 0 && p.offset === req.expectedSize && req.sha256 && p.hash.copy().digest("hex") === req.sha256.toLowerCase()) return;
   for (;;) {
     if (req.signal?.aborted) throw new Cancelled("download cancelled");
     if (p.attempts >= req.options.max_attempts) {
@@ -352,6 +290,7 @@ async function refresh(req: DownloadRequest, p: Part): Promise<string> {
 // Write one chunk at the current offset, hash it, and checkpoint / report / throttle.
 async function accept(req: DownloadRequest, p: Part, chunk: Buffer): Promise<void> {
   const o = req.options;
+  if (p.syncError) throw p.syncError;
   const end = p.offset + chunk.length;
   const size = req.expectedSize ?? p.total ?? p.hint;
   if (size !== undefined && p.fetched > o.budget_factor * size) {
@@ -369,13 +308,8 @@ async function accept(req: DownloadRequest, p: Part, chunk: Buffer): Promise<voi
   p.offset = end;
   p.refreshed = false;
   const now = Date.now();
-  if (end - p.checkpointed >= CHECKPOINT_BYTES || now - p.checkpointAt >= CHECKPOINT_MS) {
-    fsyncSync(p.fd);
-    p.checkpointed = end;
-    p.checkpointAt = now;
-    checkSpace(req, p);
-    await req.onCheckpoint?.(resumePoint(p));
-  }
+  if (!p.syncing && (end - p.checkpointed >= CHECKPOINT_BYTES || now - p.checkpointAt >= CHECKPOINT_MS)) checkpoint(req, p);
+  if (p.syncing && end - p.checkpointed >= MAX_UNSYNCED) await settled(p);
   if (req.onProgress && now - p.progressAt >= 1000) {
     req.onProgress({ bytes: end, total: size, bytesPerSecond: ((end - p.progressBytes) * 1000) / (now - p.progressAt) });
     p.progressAt = now;

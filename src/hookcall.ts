@@ -4,9 +4,10 @@
 // has a timeout; a failure carries the hook's last lines.
 import type { Config } from "./config.ts";
 import { Cancelled, HookFailed, HookRetriesExhausted, HookTimeout } from "./errors.ts";
-import { runHook } from "./hooks.ts";
+import { runHook, signalGroup } from "./hooks.ts";
 import type { Journal } from "./journal.ts";
 import { log } from "./log.ts";
+import { identify, stillRunning } from "./proc.ts";
 import { sleep } from "./sleep.ts";
 
 export type HookName = "version" | "download" | "install" | "restart" | "ready" | "rollback";
@@ -43,7 +44,12 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
     const res = await runHook({
       name, path, args, timeoutMs: timeoutOf(config, name), killGraceMs: config.hooks.kill_grace * 1000,
       signal: call.signal, onLine: call.onLine,
+      onSpawn: (pid) => {
+        job.hookProcess = identify(pid);
+        journal.save();
+      },
     });
+    delete job.hookProcess;
     const tail = res.lastLines.length ? `: ${res.lastLines.slice(-3).join(" | ")}` : "";
     if (res.cancelled) throw new Cancelled(`${name} hook stopped: the job was cancelled or otter is stopping`);
     if (res.timedOut) throw new HookTimeout(`${name} hook ran past its ${timeoutOf(config, name) / 1000} s timeout and was killed${tail}`);
@@ -63,4 +69,22 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
     log.info(`${name} hook asked to retry later`, { in: `${config.hooks.retry_interval}s`, retry: count.retries });
     await sleep(config.hooks.retry_interval * 1000, call.signal);
   }
+}
+
+/**
+ * End the hook a killed otter left running (hooks lead their own session, so they outlive
+ * otter), before its state runs again. Only the very process that was recorded: same boot,
+ * same start time.
+ */
+export async function endLeftoverHook(journal: Journal, graceMs: number): Promise<void> {
+  const left = journal.data.job?.hookProcess;
+  if (!left) return;
+  if (stillRunning(left)) {
+    log.warn("ending a hook left running by an otter that was killed", { pid: left.pid });
+    signalGroup(left.pid, "SIGTERM");
+    for (let waited = 0; waited < graceMs && stillRunning(left); waited += 50) await sleep(50);
+    signalGroup(left.pid, "SIGKILL");
+  }
+  delete journal.data.job!.hookProcess;
+  journal.save();
 }

@@ -8,6 +8,7 @@ import { writeFileAtomic } from "./atomic.ts";
 import type { DownloadResult, ResumePoint } from "./download.ts";
 import { log } from "./log.ts";
 import type { State } from "./pipeline.ts";
+import type { ProcessId } from "./proc.ts";
 import type { JobStatus, Offer, Report } from "./sources/source.ts";
 
 export const SCHEMA_VERSION = 1;
@@ -45,6 +46,8 @@ export interface JobRecord {
   confirmedVersion?: string;
   /** reports made for this job so far */
   seq: number;
+  /** the hook running now: a SIGKILLed otter leaves it behind, the next start ends it */
+  hookProcess?: ProcessId;
 }
 
 /** The image the device runs, as far as otter knows. */

@@ -3,6 +3,7 @@
 import { closeSync, openSync, readFileSync, renameSync, unlinkSync, writeSync, fsyncSync } from "node:fs";
 import { join } from "node:path";
 import { LockHeld } from "./errors.ts";
+import { startTicks } from "./proc.ts";
 import { log } from "./log.ts";
 
 export interface LockOwner {
@@ -11,16 +12,6 @@ export interface LockOwner {
   startTicks: string;
   since: string;
   command: string;
-}
-
-function startTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // Field 22, counted after the ")" that ends the (possibly spaced) command name.
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
-  } catch {
-    return undefined;
-  }
 }
 
 /** Who holds the lock in `dir`, if a live process does. */

@@ -54,13 +54,14 @@ async function run(cli: Cli): Promise<ExitCode> {
     }
     case "run": {
       const { runAgent } = await import("./agent.ts");
-      return runAgent(await readConfigForWork(cli), { once: cli.once, summary: cli.once ? printLine : undefined });
+      const progress = cli.once ? (await import("./progress.ts")).progressBar() : undefined;
+      return runAgent(await readConfigForWork(cli), { once: cli.once, summary: cli.once ? printLine : undefined, progress });
     }
     case "install": {
-      const [{ runAgent }, { manualSource }] = await Promise.all([import("./agent.ts"), import("./sources/manual.ts")]);
+      const [{ runAgent }, { manualSource }, { progressBar }] = await Promise.all([import("./agent.ts"), import("./sources/manual.ts"), import("./progress.ts")]);
       const config = await readConfigForWork(cli);
       const source = manualSource(config, cli.args[0]!, cli.options.version!, cli.options.sha256);
-      return runAgent(config, { once: true, source, summary: printLine });
+      return runAgent(config, { once: true, source, summary: printLine, progress: progressBar() });
     }
   }
 }

@@ -2,6 +2,7 @@
 // outcome through the table, repeat until done. Failures become the job's outcome;
 // a transient error pauses the job in its state (the caller decides when to go on).
 import { OtterError, describe, failureStateOf, isTransient, LoopDetected } from "./errors.ts";
+import { endLeftoverHook } from "./hookcall.ts";
 import type { JobRecord } from "./journal.ts";
 import { log } from "./log.ts";
 import { cancellable, next, resumeFrom, type Event, type State } from "./pipeline.ts";
@@ -43,6 +44,7 @@ function failure(job: JobRecord, state: State, err: unknown): Event {
 export async function runJob(ctx: Ctx, stopping: AbortSignal): Promise<RunResult> {
   const { journal } = ctx;
   const job = journal.data.job!;
+  await endLeftoverHook(journal, ctx.config.hooks.kill_grace * 1000);
   job.state = resumeFrom(job.state);
   const starts = (job.starts[job.state] ?? 0) + 1;
   job.starts[job.state] = starts;

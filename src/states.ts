@@ -11,6 +11,7 @@ import { callHook, type HookName } from "./hookcall.ts";
 import type { Journal, JobRecord, Outcome } from "./journal.ts";
 import { log } from "./log.ts";
 import type { Event, State } from "./pipeline.ts";
+import type { ProgressBar } from "./progress.ts";
 import type { Source } from "./sources/source.ts";
 import { verifyFile } from "./verify.ts";
 
@@ -22,6 +23,8 @@ export interface Ctx {
   signal: AbortSignal;
   /** deliver queued reports, waiting at most ms (before a restart that may kill otter) */
   flush(ms: number): Promise<void>;
+  /** a progress bar on a TTY (--once, otter install) */
+  progress?: ProgressBar;
 }
 
 type Handler = (ctx: Ctx, job: JobRecord) => Promise<Event>;
@@ -87,27 +90,34 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     const dl = job.download;
     const report = progress(ctx, "download_progress");
     const refresh = ctx.source.refresh;
-    dl.result = await download({
-      url: job.offer.url,
-      partPath: dl.partPath,
-      expectedSize: job.offer.size,
-      sha256: job.offer.sha256,
-      resume: dl.resume,
-      signal: ctx.signal,
-      refreshUrl: refresh && (async () => {
-        job.offer.url = (await refresh.call(ctx.source, job.offer)).url;
-        ctx.journal.save();
-        return job.offer.url;
-      }),
-      onProgress: (p) => report(JSON.stringify({ downloaded_bytes: p.bytes }), {
-        bytes: String(p.bytes), ...(p.total ? { percent: String(Math.floor((100 * p.bytes) / p.total)) } : {}),
-      }),
-      onCheckpoint: (r) => {
-        dl.resume = r;
-        ctx.journal.save();
-      },
-      options: ctx.config.download,
-    });
+    try {
+      dl.result = await download({
+        url: job.offer.url,
+        partPath: dl.partPath,
+        expectedSize: job.offer.size,
+        sha256: job.offer.sha256,
+        resume: dl.resume,
+        signal: ctx.signal,
+        refreshUrl: refresh && (async () => {
+          job.offer.url = (await refresh.call(ctx.source, job.offer)).url;
+          ctx.journal.save();
+          return job.offer.url;
+        }),
+        onProgress: (p) => {
+          ctx.progress?.update(p);
+          report(JSON.stringify({ downloaded_bytes: p.bytes }), {
+            bytes: String(p.bytes), ...(p.total ? { percent: String(Math.floor((100 * p.bytes) / p.total)) } : {}),
+          });
+        },
+        onCheckpoint: (r) => {
+          dl.resume = r;
+          ctx.journal.save();
+        },
+        options: ctx.config.download,
+      });
+    } finally {
+      ctx.progress?.done();
+    }
     ctx.journal.save();
     return "ok";
   },
@@ -127,6 +137,14 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
       renameAtomic(part, final);
     }
     job.artifact = final;
+    if (job.offer.archive) {
+      const { unpack } = await import("./archive.ts");
+      const dir = `${final}.d`;
+      rmSync(dir, { recursive: true, force: true });
+      job.artifact = await unpack(final, job.offer.archive, dir, {
+        maxSize: ctx.config.verify.max_unpacked_size, maxRatio: ctx.config.verify.max_ratio,
+      });
+    }
     ctx.journal.save();
     return "ok";
   },

@@ -58,7 +58,8 @@ class AwsJobsSource implements Source {
   /** jobs offered and not yet finished, with the status last seen upstream */
   private readonly active = new Map<string, "QUEUED" | "IN_PROGRESS">();
   private readonly versions = new Map<string, number>();
-  private readonly lastProgress = new Map<string, number>();
+  /** per job: when the last IN_PROGRESS update was answered, and its state */
+  private readonly lastProgress = new Map<string, { at: number; state: string }>();
 
   constructor(private readonly config: Config, private readonly o: Required<AwsJobsOptions>) {
     this.thing = config.broker.thing_name;
@@ -109,7 +110,7 @@ class AwsJobsSource implements Source {
   async refresh(offer: Offer): Promise<Offer> {
     const exec = await this.execution(offer.id);
     if (!exec) {
-      this.cancelled(offer.id);
+      this.cancelled(offer.id, true);
       throw new Cancelled(`job ${offer.id} is no longer pending on AWS (canceled, removed or ended)`);
     }
     return { ...offer, url: offerFromJob(offer.id, exec.jobDocument, this.prefix).url };
@@ -118,7 +119,7 @@ class AwsJobsSource implements Source {
   async report(r: Report): Promise<Delivery> {
     const final = r.status !== "IN_PROGRESS";
     if (final) this.active.delete(r.jobId);
-    else await this.pace(r.jobId);
+    else await this.pace(r);
     const pairs: Record<string, string> = { state: r.state, message: r.message };
     for (const [k, v] of Object.entries(r.details ?? {})) if (!(k in pairs)) pairs[k] = v;
     const step = this.config.broker.step_timeout;
@@ -128,7 +129,12 @@ class AwsJobsSource implements Source {
       includeJobExecutionState: true,
       ...(!final && step ? { stepTimeoutInMinutes: step } : {}),
     };
-    return this.update(r, body, true);
+    try {
+      return await this.update(r, body, true);
+    } finally {
+      // Spacing counts from the answer, so two updates never reach AWS closer than the interval.
+      if (!final) this.lastProgress.set(r.jobId, { at: Date.now(), state: r.state });
+    }
   }
 
   private async update(r: Report, body: Record<string, unknown>, mayRetry: boolean): Promise<Delivery> {
@@ -137,7 +143,8 @@ class AwsJobsSource implements Source {
     const state = a.body.executionState as ExecutionState | undefined;
     if (a.accepted) {
       if (state?.versionNumber) this.versions.set(r.jobId, state.versionNumber);
-      if (r.status === "IN_PROGRESS" && this.active.has(r.jobId)) this.active.set(r.jobId, "IN_PROGRESS");
+      // A job resumed from the journal after a restart was never offered here: watch it now.
+      if (r.status === "IN_PROGRESS") this.active.set(r.jobId, "IN_PROGRESS");
       if (r.status !== "IN_PROGRESS") this.forget(r.jobId);
       return "acknowledged";
     }
@@ -145,7 +152,7 @@ class AwsJobsSource implements Source {
     const ended = code === "InvalidStateTransition" || code === "TerminalStateReached" || code === "ResourceNotFound" || (state && TERMINAL.includes(state.status));
     if (ended) {
       log.info("job already ended on AWS; report dropped", { job: r.jobId, status: r.status, state: r.state, aws: code, now: state?.status });
-      if (r.status === "IN_PROGRESS") this.cancelled(r.jobId);
+      if (r.status === "IN_PROGRESS") this.cancelled(r.jobId, true);
       this.forget(r.jobId);
       return "already-terminal";
     }
@@ -159,11 +166,12 @@ class AwsJobsSource implements Source {
     throw this.failure(a, `the ${r.status} update of job ${r.jobId}`);
   }
 
-  /** At most one IN_PROGRESS update per job per interval: wait for the rest of it. */
-  private async pace(jobId: string): Promise<void> {
-    const wait = (this.lastProgress.get(jobId) ?? -Infinity) + this.o.minProgressIntervalMs - Date.now();
+  /** Repeated IN_PROGRESS updates of one state (progress) wait out the interval after the last answer. */
+  private async pace(r: Report): Promise<void> {
+    const last = this.lastProgress.get(r.jobId);
+    if (!last || last.state !== r.state) return; // a new phase goes at once; repeats are what floods
+    const wait = last.at + this.o.minProgressIntervalMs - Date.now();
     if (wait > 0) await sleep(wait);
-    this.lastProgress.set(jobId, Date.now());
   }
 
   private forget(jobId: string): void {
@@ -224,8 +232,9 @@ class AwsJobsSource implements Source {
     return new SourceRejected(text);
   }
 
-  private cancelled(jobId: string): void {
-    if (!this.active.has(jobId)) return;
+  /** Tell the pipeline a job ended upstream: a watched one on a notification, any one when AWS said so. */
+  private cancelled(jobId: string, certain = false): void {
+    if (!this.active.has(jobId) && !certain) return;
     this.active.delete(jobId);
     log.warn("job canceled or removed on AWS", { job: jobId });
     this.events?.cancelled(jobId);

@@ -62,9 +62,9 @@ export class Mosquitto {
   ) {}
 
   /** Start a broker; with `tls`, also a mutual-TLS listener on `tlsPort`. */
-  static async start(opts: { tls?: boolean } = {}): Promise<Mosquitto> {
+  static async start(opts: { tls?: boolean; port?: number } = {}): Promise<Mosquitto> {
     const dir = mkdtempSync(join(tmpdir(), "otter-mosquitto-"));
-    const port = await freePort();
+    const port = opts.port ?? (await freePort());
     const lines = ["per_listener_settings false", "allow_anonymous true", "persistence false", "log_dest stderr", "log_type error", `listener ${port} 127.0.0.1`];
     let tlsPort: number | undefined;
     let client: Certs | undefined;

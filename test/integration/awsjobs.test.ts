@@ -7,7 +7,7 @@ import { createAwsJobsSource } from "../../src/sources/awsjobs.ts";
 import type { Report, Source } from "../../src/sources/source.ts";
 import { JobsEmulator } from "../../scripts/jobs-emulator.ts";
 import { RecordedEvents } from "../helpers/events.ts";
-import { Mosquitto } from "../helpers/mosquitto.ts";
+import { Mosquitto, freePort } from "../helpers/mosquitto.ts";
 
 let broker: Mosquitto;
 let emu: JobsEmulator;
@@ -214,6 +214,14 @@ describe("AWS jobs source", () => {
     expect(emu.execution("upparat_cancel", thing)!.status).toBe("CANCELED");
   });
 
+  test("a job resumed from the journal (never offered by this source) is watched once it reports", async () => {
+    const { thing, src, events } = await source();
+    emu.createJob({ jobId: "upparat_resumed", document: doc(), things: [thing] });
+    await src.report(report("upparat_resumed", "IN_PROGRESS", "installation_start"));
+    emu.cancelJob("upparat_resumed", { force: true });
+    await events.until(() => events.cancels.includes("upparat_resumed"));
+  });
+
   test("a QUEUED job canceled after it was offered is seen", async () => {
     const { thing, src, events } = await source();
     emu.createJob({ jobId: "upparat_qcancel", document: doc(), things: [thing] });
@@ -230,6 +238,30 @@ describe("AWS jobs source", () => {
     emu.deleteExecution("upparat_deleted", thing, { force: true });
     await events.until(() => events.cancels.includes("upparat_deleted"));
     expect(await src.report(report("upparat_deleted", "SUCCEEDED", "complete_ready"))).toBe("already-terminal");
+  });
+
+  test("a thing removed from a continuous job's group (REMOVED) is seen as cancelled", async () => {
+    const { thing, src, events } = await source();
+    emu.createJob({ jobId: "upparat_removed", document: doc(), things: [thing] });
+    await src.check();
+    await src.report(report("upparat_removed", "IN_PROGRESS", "download_start"));
+    emu.removeFromJob("upparat_removed", thing);
+    await events.until(() => events.cancels.includes("upparat_removed"));
+  });
+
+  test("repeated IN_PROGRESS updates of one state are spaced by the minimum interval; new phases and final ones are not held back", async () => {
+    const { thing, src } = await source();
+    const paced = createAwsJobsSource(parseConfig(`[broker]\nhost = 127.0.0.1\nport = ${broker.port}\nthing_name = ${thing}\nclient_id = ${thing}-paced\n`, "/tmp/otter.ini", { env: {} }), { minProgressIntervalMs: 300 });
+    started.push(paced);
+    await paced.start(new RecordedEvents());
+    emu.createJob({ jobId: "upparat_paced", document: doc(), things: [thing] });
+    await src.check();
+    for (const state of ["download_progress", "download_progress", "download_progress"]) await paced.report(report("upparat_paced", "IN_PROGRESS", state));
+    await paced.report(report("upparat_paced", "SUCCEEDED", "complete_ready"));
+    const at = emu.execution("upparat_paced", thing)!.updates.map((u) => u.at);
+    // The source waits from its answer, which the emulator sends after recording: a strict bound.
+    expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(300);
+    expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(300);
   });
 
   test("the step timeout expires into TIMED_OUT, which the source sees as cancelled", async () => {
@@ -273,6 +305,29 @@ describe("AWS jobs source", () => {
     const { thing, src } = await source({ ini: `[broker]\nhost = 127.0.0.1\nport = ${broker.tlsPort}\nthing_name = x\ncafile = ${c.ca}\ncertfile = ${c.cert}\nkeyfile = ${c.key}\n` });
     emu.createJob({ jobId: "upparat_tls", document: doc(), things: [thing] });
     expect((await src.check()).map((o) => o.id)).toEqual(["upparat_tls"]);
+  });
+
+  test("start() does not throw while the broker is down; check() fails transiently until it is up", async () => {
+    const port = await freePort();
+    const config = parseConfig(`[broker]\nhost = 127.0.0.1\nport = ${port}\nthing_name = late\n`, "/tmp/otter.ini", { env: {} });
+    const src = createAwsJobsSource(config, { answerTimeoutMs: 300, reconnectBaseMs: 50, reconnectCapMs: 200 });
+    const events = new RecordedEvents();
+    started.push(src);
+    await src.start(events);
+    const err = await failure(src.check());
+    expect([err.code, isTransient(err)]).toEqual(["SOURCE_UNAVAILABLE", true]);
+    const late = await Mosquitto.start({ port });
+    const lateEmu = new JobsEmulator({ broker: late.url });
+    try {
+      await lateEmu.start();
+      await events.until(() => events.wakes > 0);
+      lateEmu.createJob({ jobId: "upparat_late", document: doc(), things: ["late"] });
+      expect((await src.check()).map((o) => o.id)).toEqual(["upparat_late"]);
+    } finally {
+      await src.stop();
+      await lateEmu.stop();
+      await late.stop();
+    }
   });
 
   // Last: it restarts the broker the other tests share.

@@ -211,6 +211,16 @@ describe("download", () => {
     expect(s.sent).toBe(FILE.length - MiB);
   });
 
+  test("resume of a complete part file: the digest says done without a request", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"' }));
+    const part = join(tempDir(), "file.part");
+    writeFileSync(part, FILE);
+    const res = await download(request(`${s.url}/f`, { partPath: part, resume: { bytes: FILE.length, etag: '"v1"', fetched: FILE.length, attempts: 0 } }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.length).toBe(0);
+    expect(res.fetched).toBe(FILE.length);
+  });
+
   test("checkpoints come after fsync, in order, ending at the full size", async () => {
     const big = randomBytes(20 * MiB);
     const s = await serve((_, r) => r.serve(big, { etag: '"v1"' }));
@@ -269,6 +279,8 @@ describe("download", () => {
     const err = await failure(download(request("http://127.0.0.1:9/f", { options: options("allow_http = false") })));
     expect(err.code).toBe("DOWNLOAD_HTTP");
     expect(err.message).toContain("allow_http");
+    expect((await failure(download(request("relative/file.bin")))).code).toBe("DOWNLOAD_HTTP");
+    expect((await failure(download(request("file:///etc/hostname", { options: options("allow_http = false") })))).code).toBe("DOWNLOAD_HTTP");
   });
 
   test("extra headers from [download] headers are sent", async () => {
@@ -299,6 +311,20 @@ describe("download", () => {
       delete process.env.NO_PROXY;
       await proxy.close();
     }
+  });
+
+  test("redirects are followed; a redirect to plain http is refused without allow_http", async () => {
+    const s = await serve((req, r) => (req.path === "/f" ? r.status(302, { Location: "/cdn/f" }) : r.serve(FILE)));
+    const res = await download(request(`${s.url}/f`));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.map((q) => q.path)).toEqual(["/f", "/cdn/f"]);
+    const dir = tempDir();
+    const ca = makeCA(dir, "redirect-ca");
+    const srv = serverCert(dir, ca);
+    const tls = await serve((_, r) => r.status(302, { Location: `${s.url}/cdn/f` }), { key: srv.key, cert: srv.cert });
+    const err = await failure(download(request(`${tls.url}/f`, { options: options(`allow_http = false\ncafile = ${ca.certFile}`) })));
+    expect(err.code).toBe("DOWNLOAD_HTTP");
+    expect(err.message).toContain("allow_http");
   });
 
   test("a local file (absolute path) is copied and hashed", async () => {

@@ -194,6 +194,22 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(server.finals().map((f) => `${f.status}:${f.state}`)).toEqual(["SUCCEEDED:complete_ready"]);
   });
 
+  test("a hook left running by a SIGKILLed otter is ended before its state runs again", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    r.pauseAt("install");
+    const otter = r.start();
+    const hookPid = await r.pausedPid("install");
+    otter.kill("SIGKILL"); // otter only: the hook leads its own session and lives on
+    await otter.exited;
+    expect(alive(hookPid)).toBe(true);
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain("ending a hook left running");
+    expect(alive(hookPid)).toBe(false);
+    expect(r.count("install done")).toBe(1);
+  });
+
   test("killed while the final report is in flight: it is sent again, same seq", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig();

@@ -1,0 +1,63 @@
+// Identity of a process across otter restarts: a pid alone may be reused (after a reboot
+// surely), so a pid is only "the same process" with the same boot id and start time.
+import { readdirSync, readFileSync } from "node:fs";
+
+export interface ProcessId {
+  pid: number;
+  /** process start time, clock ticks since boot (field 22 of /proc/PID/stat) */
+  startTicks: string;
+  bootId: string;
+}
+
+/** The start time of a live process, or undefined when there is none (zombies count as gone). */
+export function startTicks(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the ")" that ends the (possibly spaced) command name: state is first, start time 20th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return fields[0] === "Z" ? undefined : fields[19];
+  } catch {
+    return undefined;
+  }
+}
+
+export function bootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "";
+  }
+}
+
+export function identify(pid: number): ProcessId {
+  return { pid, startTicks: startTicks(pid) ?? "", bootId: bootId() };
+}
+
+/** Whether the process recorded in `id` is still the one running under that pid. */
+export function stillRunning(id: ProcessId): boolean {
+  return id.bootId === bootId() && startTicks(id.pid) === id.startTicks;
+}
+
+/**
+ * Whether a process of the group still runs. Zombies do not count: an init that reaps
+ * orphans slowly (or never, in some sandboxes) must not make every stop wait out its grace.
+ */
+export function groupRunning(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+  } catch {
+    return false;
+  }
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue; // it exited while we looked
+    }
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(pgrp) === pgid && state !== "Z") return true;
+  }
+  return false;
+}

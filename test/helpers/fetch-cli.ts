@@ -1,0 +1,37 @@
+// A tiny entry that runs download() the way the pipeline will, for the built-binary test and
+// scripts/bench-download (until `otter install URL` exists):
+//   fetch-cli CONFIG URL PART [--sha256 HEX] [--size N] [--journal FILE]
+// The journal holds the last ResumePoint (written atomically at each checkpoint), so a
+// killed run resumes where the fsynced bytes end. Prints the DownloadResult as JSON.
+import { existsSync, readFileSync } from "node:fs";
+import { writeFileAtomic } from "../../src/atomic.ts";
+import { loadConfig } from "../../src/config.ts";
+import { download, type ResumePoint } from "../../src/download.ts";
+import { describe, exitCodeOf, OtterError } from "../../src/errors.ts";
+
+const [config, url, part, ...rest] = process.argv.slice(2);
+const flag = (name: string) => {
+  const i = rest.indexOf(name);
+  return i < 0 ? undefined : rest[i + 1];
+};
+const journal = flag("--journal");
+const size = flag("--size");
+
+async function main(): Promise<void> {
+  const resume: ResumePoint | undefined = journal && existsSync(journal) ? JSON.parse(readFileSync(journal, "utf8")) : undefined;
+  const result = await download({
+    url: url!,
+    partPath: part!,
+    sha256: flag("--sha256"),
+    expectedSize: size ? Number(size) : undefined,
+    resume,
+    options: loadConfig(config!).download,
+    onCheckpoint: journal ? (r) => writeFileAtomic(journal, JSON.stringify(r)) : undefined,
+  });
+  process.stdout.write(JSON.stringify(result) + "\n");
+}
+
+main().catch((err) => {
+  process.stderr.write(`fetch-cli: ${err instanceof OtterError ? err.code + " " : ""}${describe(err)}\n`);
+  process.exit(exitCodeOf(err));
+});

@@ -1,0 +1,267 @@
+// otter end to end in AWS mode: the built binary, a real mosquitto, the jobs emulator, an
+// HTTP server for the files and real hook scripts. What AWS records is read from the emulator.
+import { readdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
+import { JobsEmulator } from "../../scripts/jobs-emulator.ts";
+import { Mosquitto } from "../helpers/mosquitto.ts";
+import { OTTER, Rig, killGroup, type Ini } from "../helpers/rig.ts";
+import { UpdateServer } from "../helpers/updateserver.ts";
+
+let broker: Mosquitto;
+let emu: JobsEmulator;
+let server: UpdateServer;
+const rigs: Rig[] = [];
+// Each test runs the built otter one or more times; give it room beyond bun's 5 s default.
+let things = 0;
+
+beforeAll(async () => {
+  broker = await Mosquitto.start({ tls: true });
+  emu = new JobsEmulator({ broker: broker.url });
+  await emu.start();
+});
+afterAll(async () => {
+  await emu.stop();
+  await broker.stop();
+});
+beforeEach(() => {
+  server = new UpdateServer();
+});
+afterEach(() => {
+  server.stop();
+  rigs.splice(0).forEach((r) => r.cleanup());
+});
+
+/** A device in AWS mode with its own thing name. */
+function device(opts: { set?: Ini; version?: string } = {}): { rig: Rig; thing: string } {
+  const thing = `e2e${++things}-${process.pid}`;
+  const set: Ini = { ...opts.set, service: { source: "aws", ...opts.set?.service }, broker: { host: "127.0.0.1", port: String(broker.port), thing_name: thing, ...opts.set?.broker } };
+  const rig = new Rig({ serverUrl: server.url, set, version: opts.version });
+  rigs.push(rig);
+  return { rig, thing };
+}
+
+/** An Upparat job for one thing whose file is served (presigned placeholder, as AWS jobs carry it). */
+function job(jobId: string, thing: string, version: string, extra: Record<string, unknown> = {}): void {
+  server.publish("aws", version, version);
+  const file = `\${aws:iot:s3-presigned-url:${server.url}/aws-${version}.img}`;
+  emu.createJob({ jobId, document: { action: "upparat-update", version, file, meta: "slot=b", force: false, ...extra }, things: [thing] });
+}
+
+const updates = (jobId: string, thing: string) => emu.execution(jobId, thing)!.updates.map((u) => `${u.status}:${u.statusDetails?.state}:${u.outcome}`);
+
+describe("otter with AWS IoT Jobs", () => {
+  test("a job goes QUEUED → IN_PROGRESS → SUCCEEDED, every update acknowledged in order", async () => {
+    const { rig, thing } = device();
+    job("upparat_e2e_ok", thing, "1.0.0");
+    const res = await rig.run();
+    expect([res.code, res.stdout]).toEqual([0, expect.stringContaining("SUCCEEDED complete_ready")]);
+    expect(rig.version()).toBe("1.0.0");
+    expect(updates("upparat_e2e_ok", thing)).toEqual([
+      "IN_PROGRESS:download_start:accepted",
+      "IN_PROGRESS:installation_start:accepted",
+      "IN_PROGRESS:reboot_start:accepted",
+      "SUCCEEDED:complete_ready:accepted",
+    ]);
+    const e = emu.execution("upparat_e2e_ok", thing)!;
+    expect(e.status).toBe("SUCCEEDED");
+    expect(e.statusDetails!.message).not.toBe("");
+    expect(rig.journal().outbox).toEqual([]);
+  }, 30_000);
+
+  test("the same version is skipped: SUCCEEDED version_already_installed", async () => {
+    const { rig, thing } = device({ version: "1.0.0" });
+    job("upparat_e2e_same", thing, "1.0.0");
+    expect((await rig.run()).code).toBe(0);
+    expect(rig.count("install done")).toBe(0);
+    expect(updates("upparat_e2e_same", thing)).toEqual(["SUCCEEDED:version_already_installed:accepted"]);
+  }, 30_000);
+
+  test("a wrong action and a malformed document are REJECTED with the reason; the good job runs", async () => {
+    const { rig, thing } = device();
+    emu.createJob({ jobId: "upparat_e2e_wrong", document: { action: "reboot-now", version: "9", file: "https://x/y" }, things: [thing] });
+    emu.createJob({ jobId: "upparat_e2e_nover", document: { action: "upparat-update", file: "https://x/y" }, things: [thing] });
+    job("upparat_e2e_good", thing, "1.0.0");
+    expect((await rig.run()).code).toBe(0);
+    for (const [id, field] of [["upparat_e2e_wrong", '"action"'], ["upparat_e2e_nover", '"version"']] as const) {
+      const e = emu.execution(id, thing)!;
+      expect([e.status, e.statusDetails!.state]).toEqual(["REJECTED", "job_invalid"]);
+      expect(e.statusDetails!.message).toContain(field);
+    }
+    expect(emu.execution("upparat_e2e_good", thing)!.status).toBe("SUCCEEDED");
+  }, 30_000);
+
+  test("force reinstalls the same version and passes True to the restart hook", async () => {
+    const { rig, thing } = device({ version: "1.0.0" });
+    job("upparat_e2e_force", thing, "1.0.0", { force: true });
+    expect((await rig.run()).code).toBe(0);
+    expect(rig.count("install done")).toBe(1);
+    expect(rig.log().find((l) => l.startsWith("restart start"))!.split(" ").at(-1)).toBe("True");
+    expect(updates("upparat_e2e_force", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");
+  }, 30_000);
+
+  test("an install hook that exits 3 is run again and the job succeeds", async () => {
+    const { rig, thing } = device();
+    rig.exits("install", 3);
+    job("upparat_e2e_retry", thing, "1.0.0");
+    expect((await rig.run()).code).toBe(0);
+    expect(rig.log().filter((l) => l.startsWith("install start")).map((l) => l.split(" ")[3])).toEqual(["0", "1"]);
+    expect(updates("upparat_e2e_retry", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");
+  }, 30_000);
+
+  test("a failing install hook: FAILED installation_hook_failed with the exit code", async () => {
+    const { rig, thing } = device();
+    rig.exits("install", 7);
+    job("upparat_e2e_fail", thing, "1.0.0");
+    expect((await rig.run()).code).toBe(1);
+    const e = emu.execution("upparat_e2e_fail", thing)!;
+    expect(e.status).toBe("FAILED");
+    expect(e.statusDetails!.state).toBe("installation_hook_failed");
+  }, 30_000);
+
+  test("a reboot by the restart hook: the next start checks the version, runs ready and reports", async () => {
+    const { rig, thing } = device();
+    writeFileSync(join(rig.dir, "reboot"), "");
+    job("upparat_e2e_reboot", thing, "1.0.0");
+    const first = await rig.run();
+    expect(first.code).not.toBe(0); // killed by its own restart hook
+    expect(emu.execution("upparat_e2e_reboot", thing)!.statusDetails!.state).toBe("reboot_start");
+    const second = await rig.run();
+    expect(second.code).toBe(0);
+    expect(rig.count("install done")).toBe(1);
+    expect(rig.log().filter((l) => l.startsWith("ready start"))).toHaveLength(1);
+    expect(updates("upparat_e2e_reboot", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");
+  }, 30_000);
+
+  test("a job canceled mid-download: no install, the partial file dropped, the cancel recorded as already-terminal", async () => {
+    const { rig, thing } = device();
+    const big = "x".repeat(256 * 1024);
+    server.publish("aws", "2.0.0", big);
+    const hold = server.holdAt("/aws-2.0.0.img", 1024);
+    emu.createJob({ jobId: "upparat_e2e_cancel", document: { action: "upparat-update", version: "2.0.0", file: `${server.url}/aws-2.0.0.img` }, things: [thing] });
+    const run = rig.run();
+    await hold.reached;
+    emu.cancelJob("upparat_e2e_cancel", { force: true });
+    const res = await run;
+    hold.release(false);
+    expect(res.stdout).toContain("cancelled");
+    expect(readdirSync(join(rig.dir, "dl"))).toEqual([]);
+    expect(updates("upparat_e2e_cancel", thing)).toEqual(["IN_PROGRESS:download_start:accepted", "FAILED:cancelled:InvalidStateTransition"]);
+    expect(rig.count("install done")).toBe(0);
+    expect(emu.execution("upparat_e2e_cancel", thing)!.status).toBe("CANCELED");
+  }, 30_000);
+
+  test("otter SIGKILLed during install and started again: one install, the job ends SUCCEEDED", async () => {
+    const { rig, thing } = device();
+    rig.pauseAt("install");
+    job("upparat_e2e_kill", thing, "1.0.0");
+    const otter = rig.start();
+    const hook = await rig.pausedPid("install");
+    otter.kill("SIGKILL");
+    await otter.exited;
+    killGroup(hook);
+    expect((await rig.run()).code).toBe(0);
+    expect(rig.count("install done")).toBe(1);
+    expect(updates("upparat_e2e_kill", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");
+    expect(emu.execution("upparat_e2e_kill", thing)!.updates.every((u) => u.outcome === "accepted")).toBe(true);
+  }, 30_000);
+
+  test("Upparat's README config (mutual TLS) and README job document work unchanged", async () => {
+    const { rig, thing } = device({ version: "1.4.2" });
+    const c = broker.clientCerts!;
+    // Upparat's README configuration with its placeholders filled in (sentry_dsn left out: no network in tests).
+    const conf = join(rig.dir, "upparat.conf");
+    writeFileSync(conf, `[service]
+# Default: WARNING
+log_level = INFO
+
+# Default: tmpdir
+download_location = ${join(rig.dir, "dl")}
+
+[broker]
+# MQTT broker host / port
+host = 127.0.0.1
+
+# Default: 443
+port = ${broker.tlsPort}
+
+# Default: hostname
+thing_name = ${thing}
+
+# Default: upparat
+client_id = ${thing}
+
+# Optional for client certifacte authentication
+cafile = ${c.ca}
+certfile = ${c.cert}
+keyfile = ${c.key}
+
+[hooks]
+# Used to compare against jobDoucment.version
+version = hooks/version
+download = hooks/download
+install = hooks/install
+restart = hooks/restart
+ready = hooks/ready
+
+# Hooks can return a status code 3 to indicate
+# a retry at later time after retry_interval.
+# Default: 60
+retry_interval = 1
+
+# Default: 60
+# See retry_interval if hook has reached
+# max_retries the job will be set to failed
+max_retries = 3
+`);
+    // Upparat's README job document, the version being the one installed.
+    emu.createJob({
+      jobId: "upparat_e2e_readme",
+      things: [thing],
+      document: JSON.parse(`{
+  "action": "upparat-update",
+  "version": "1.4.2",
+  "file": "\${aws:iot:s3-presigned-url:https://s3.example.com/bucket/image-1.4.2.bin}",
+  "meta": "<will be passed as an argument to your commands>",
+  "force": false
+}`),
+    });
+    const p = Bun.spawn([OTTER, "--once", "-c", conf], { stdout: "pipe", stderr: "pipe", env: { ...process.env, OTTER_STATE_DIR: rig.state } });
+    const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+    expect([code, stderr]).toEqual([0, expect.stringContaining("mqtt connected")]);
+    expect(rig.log()[0]).toBe("version start 0 0 <will be passed as an argument to your commands>");
+    expect(updates("upparat_e2e_readme", thing)).toEqual(["SUCCEEDED:version_already_installed:accepted"]);
+  }, 30_000);
+
+  test("as a daemon, a job created later is taken on its notification, not at the next check", async () => {
+    const { rig, thing } = device({ set: { service: { check_interval: "3600" } } });
+    const daemon = rig.start([]);
+    await emu.until(() => emu.messages(thing).received >= 1); // its first `get`, on connect
+    job("upparat_e2e_notified", thing, "1.0.0");
+    await emu.until(() => emu.execution("upparat_e2e_notified", thing)?.status === "SUCCEEDED");
+    daemon.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+  }, 30_000);
+
+  // Last: it restarts the broker the others share.
+  test("broker killed mid-download and restarted: the download goes on and every report arrives, in order", async () => {
+    const { rig, thing } = device();
+    server.publish("aws", "3.0.0", "3.0.0".padEnd(128 * 1024, "\n"));
+    const hold = server.holdAt("/aws-3.0.0.img", 4096);
+    emu.createJob({ jobId: "upparat_e2e_outage", document: { action: "upparat-update", version: "3.0.0", file: `${server.url}/aws-3.0.0.img` }, things: [thing] });
+    rig.writeHook("install", 'head -n1 "$4" > "$T/staged"');
+    const run = rig.run();
+    await hold.reached;
+    await broker.kill();
+    hold.release();
+    await emu.until(() => !emu.connected);
+    await broker.restart();
+    const res = await run;
+    expect(res.code).toBe(0);
+    expect(rig.version()).toBe("3.0.0");
+    // A request whose answer the outage swallowed is sent again: count each state once.
+    const accepted = emu.execution("upparat_e2e_outage", thing)!.updates.filter((u) => u.outcome === "accepted").map((u) => u.statusDetails?.state);
+    expect(accepted.filter((s, i) => s !== accepted[i - 1])).toEqual(["download_start", "installation_start", "reboot_start", "complete_ready"]);
+    expect(emu.execution("upparat_e2e_outage", thing)!.status).toBe("SUCCEEDED");
+  }, 30_000);
+});
