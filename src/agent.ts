@@ -85,6 +85,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   journal.onEnqueue = () => outbox.kick();
   outbox.start();
   let code: ExitCode = EXIT.ok;
+  // A job found in the journal at start is a resume (a crash, a reboot): the loop guard counts it.
+  let resumed = journal.data.job !== undefined;
   while (!stop.aborted) {
     // A fresh wake signal before asking: a notification that arrives while the check or the
     // job runs must still cut the sleep below short (it was lost when made after the check).
@@ -109,7 +111,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     if (journal.data.job) {
       cancel = new AbortController();
       const signal = AbortSignal.any([stop, cancel.signal]);
-      const result = await runJob({ config, journal, source, signal, flush: (ms) => outbox.drain(ms).then(() => {}), progress: opts.progress }, stop);
+      const result = await runJob({ config, journal, source, signal, flush: (ms) => outbox.drain(ms).then(() => {}), progress: opts.progress }, stop, resumed);
+      resumed = false;
       code = exitFor(result);
       opts.summary?.(describeResult(result));
       if (result.kind === "paused") wait = config.hooks.retry_interval * 1000;
@@ -118,6 +121,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     if (opts.once) break;
     await sleep(wait, AbortSignal.any([stop, wake.signal]));
   }
+  // A daemon asked to stop (systemd) stops cleanly; --once cut short says "run me again".
+  if (stop.aborted && !opts.once) code = EXIT.ok;
   const delivered = await outbox.drain(opts.once ? config.service.report_timeout * 1000 : 5_000);
   if (!delivered) {
     log.warn(`${journal.data.outbox.length} report(s) not delivered yet; they stay in the journal and are sent on the next start`);

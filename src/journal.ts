@@ -44,6 +44,8 @@ export interface JobRecord {
   outcome?: Outcome;
   /** the version hook's answer after install (confirmVersion) */
   confirmedVersion?: string;
+  /** confirmations that found the old version after a restart hook that returned */
+  restartWaits?: number;
   /** reports made for this job so far */
   seq: number;
   /** the hook running now: a SIGKILLed otter leaves it behind, the next start ends it */

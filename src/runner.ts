@@ -37,16 +37,17 @@ function failure(job: JobRecord, state: State, err: unknown): Event {
 }
 
 /**
- * Run the journal's job from where it was left (resumeFrom). Counts each (re)start of a state in the
- * journal: a job that keeps coming back to the same state (a reboot loop) fails after
- * service.max_starts.
+ * Run the journal's job from where it was left (resumeFrom). `resumed` says otter just
+ * started and found the job in the journal: each such start is counted per state, and a
+ * job that keeps coming back to the same state (a reboot loop) fails after
+ * service.max_starts. A pause (retry later) is not a start.
  */
-export async function runJob(ctx: Ctx, stopping: AbortSignal): Promise<RunResult> {
+export async function runJob(ctx: Ctx, stopping: AbortSignal, resumed: boolean): Promise<RunResult> {
   const { journal } = ctx;
   const job = journal.data.job!;
   await endLeftoverHook(journal, ctx.config.hooks.kill_grace * 1000);
   job.state = resumeFrom(job.state);
-  const starts = (job.starts[job.state] ?? 0) + 1;
+  const starts = (job.starts[job.state] ?? 0) + (resumed ? 1 : 0);
   job.starts[job.state] = starts;
   journal.save();
   if (starts > ctx.config.service.max_starts && job.state !== "report" && job.state !== "rollback") {

@@ -181,8 +181,14 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     if (now === job.previousVersion && ctx.config.hooks.restart) {
       // The restart hook's counter is dropped when it exits 0: still there, it was cut off.
       if (job.hooks.restart) return "notRestarted";
-      // It returned, yet the old version runs: a reboot it scheduled is still pending.
-      throw new RestartPending(`version is still ${now} after the restart hook; waiting for the restart to take effect`);
+      // It returned, yet the old version runs: a reboot it scheduled is still pending. Wait
+      // for it (retry_interval apart), but no more than max_retries times.
+      job.restartWaits = (job.restartWaits ?? 0) + 1;
+      ctx.journal.save();
+      if (job.restartWaits <= ctx.config.hooks.max_retries) {
+        throw new RestartPending(`version is still ${now} after the restart hook; waiting for the restart to take effect`);
+      }
+      throw new VersionMismatch(`version is still ${now} after the restart hook and ${job.restartWaits - 1} waits; the restart did not take effect`);
     }
     throw new VersionMismatch(`version hook says "${now}", the job installs "${job.offer.version}"`);
   },

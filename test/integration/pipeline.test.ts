@@ -1,7 +1,7 @@
 // The update pipeline end to end: the built otter, a real HTTP server on 127.0.0.1 with
 // manifests and a report endpoint, real hook scripts, real SIGKILLs.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rig, killGroup, waitFor, type HookName, type Ini } from "../helpers/rig.ts";
 import { UpdateServer } from "../helpers/updateserver.ts";
@@ -194,6 +194,27 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(server.finals().map((f) => `${f.status}:${f.state}`)).toEqual(["SUCCEEDED:complete_ready"]);
   });
 
+  // verify has no hook to pause in: recreate the instant between download and the rename
+  // that marks a file verified (the part file complete, the journal in verify).
+  test("killed in verify, before the verified rename: verified again, installed once", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    r.pauseAt("install");
+    const otter = r.start();
+    killGroup(await r.pausedPid("install"));
+    otter.kill("SIGKILL");
+    await otter.exited;
+    const journal = r.journal();
+    const final = journal.job.artifact as string;
+    renameSync(final, `${final}.part`);
+    Object.assign(journal.job, { state: "verify", artifact: undefined, starts: {} });
+    writeFileSync(join(r.state, "journal.json"), JSON.stringify(journal));
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(r.count("install done")).toBe(1);
+    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+  });
+
   test("a hook left running by a SIGKILLed otter is ended before its state runs again", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
@@ -242,6 +263,32 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(r.log().filter((l) => l.startsWith("restart start"))).toHaveLength(1);
     expect(r.count("install done")).toBe(1);
     expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+  });
+
+  test("a restart hook that only schedules a reboot: exit 4 until the new version runs, then success", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    r.writeHook("restart", 'echo "reboot scheduled"'); // returns 0, the old version still runs
+    const first = await r.run();
+    expect(first.code).toBe(4);
+    expect(r.journal().job.state).toBe("confirmVersion");
+    expect(server.finals()).toEqual([]);
+    writeFileSync(join(r.dir, "version"), "1.0.0\n"); // the reboot happened
+    const second = await r.run();
+    expect(second.code).toBe(0);
+    expect(r.log().filter((l) => l.startsWith("restart start"))).toHaveLength(1);
+    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+  });
+
+  test("a scheduled reboot that never comes fails as a version mismatch after max_retries waits", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig({ set: { hooks: { max_retries: "2" } } });
+    r.writeHook("restart", 'echo "reboot scheduled"');
+    const codes = [];
+    for (let i = 0; i < 3; i++) codes.push((await r.run()).code);
+    expect(codes).toEqual([4, 4, 1]);
+    expect(server.finals()[0]).toMatchObject({ status: "FAILED", state: "version_mismatch" });
+    expect(r.count("rollback done")).toBe(1);
   });
 
   test("a reboot loop is stopped after max_starts with loop_detected, and rolled back", async () => {
@@ -316,6 +363,39 @@ describe("journal, lock and outbox", () => {
     expect(second.code).toBe(0);
     expect(server.reports.map((x) => x.state)).toEqual(queued);
     expect(r.count("install done")).toBe(1);
+  });
+});
+
+describe("daemon", () => {
+  test("checks every check_interval, installs a newer version without a restart, stops cleanly on SIGTERM", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    const daemon = r.start([]);
+    await waitFor(() => server.finals().length === 1, 20_000, "the first update");
+    server.publish("release", "1.1.0", "1.1.0");
+    await waitFor(() => server.finals().length === 2, 20_000, "the second update, found by a periodic check");
+    expect(r.version()).toBe("1.1.0");
+    daemon.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(existsSync(join(r.state, "otter.lock"))).toBe(false);
+  });
+
+  test("SIGTERM during a hook ends the hook, keeps the job, and the next start finishes it", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    r.pauseAt("install");
+    const daemon = r.start([]);
+    const hookPid = await r.pausedPid("install");
+    const status = JSON.parse((await r.run(["status", "--json"])).stdout);
+    expect(status.lock.pid).toBe(daemon.pid);
+    expect(status.job).toMatchObject({ version: "1.0.0", state: "install" });
+    daemon.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(alive(hookPid)).toBe(false);
+    expect(r.journal().job.state).toBe("install");
+    expect((await r.run()).code).toBe(0);
+    expect(r.count("install done")).toBe(1);
+    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 });
 
