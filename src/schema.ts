@@ -27,7 +27,7 @@ export interface Row {
 export const SCHEMA = [
   // [service]
   { section: "service", key: "log_level", kind: "level", def: "WARNING", doc: "DEBUG, INFO, WARNING, ERROR (EXCEPTION is read as ERROR)" },
-  { section: "service", key: "sentry", kind: "string", aliases: ["sentry_dsn"], secret: true, doc: "Sentry DSN; errors are sent there when set" },
+  { section: "service", key: "sentry", kind: "string", aliases: ["sentry_dsn"], secret: true, doc: "Sentry DSN; errors and failed jobs are sent there" },
   { section: "service", key: "download_location", kind: "path", def: () => join(tmpdir(), "otter"), doc: "where downloads land; put it on persistent storage to resume across reboots" },
   { section: "service", key: "state_dir", kind: "path", def: "/var/lib/otter", doc: "journal, history and lock (env OTTER_STATE_DIR overrides)" },
   { section: "service", key: "source", kind: "source", def: "auto", doc: "aws, manifest or auto (manifest when [channels] lists any, else aws)" },

@@ -191,6 +191,28 @@ describe("overrides, aliases, paths, warnings", () => {
     expect(config.channels).toEqual({ release: "https://u/r.json" });
   });
 
+  // Upparat reads its keys with configparser's get(), which interpolates only what it reads.
+  test("a lone % in a key otter ignores (or an unused [DEFAULT]) does not stop otter", () => {
+    const config = cfg("[DEFAULT]\nnote = 100% unused\n[service]\nlog_level = INFO\ncomment = 50% done\n[ui]\nbar = 5%\n[channels]\nrelease = https://u/r.json\n");
+    expect(config.service.log_level).toBe("INFO");
+    expect(config.channels).toEqual({ release: "https://u/r.json" });
+    expect(config.warnings).toEqual(["otter.ini: unknown key [service] comment ignored", "otter.ini: unknown section [ui] ignored"]);
+  });
+
+  test("a lone % in a key otter reads is one line with its line number", () => {
+    expect(errorOf("[service]\nlog_level = INFO\nstate_dir = /var/lib/50%\n")).toBe('otter.ini:3: [service] state_dir: a lone "%" in "/var/lib/50%"; write %% for a literal %');
+  });
+
+  test("a bad reference is reported at the line of the value that has it", () => {
+    expect(errorOf("[DEFAULT]\nroot = /r%\n\n[service]\nstate_dir = %(root)s/state\n")).toBe('otter.ini:2: [service] root: a lone "%" in "/r%"; write %% for a literal %');
+    expect(errorOf("[service]\nstate_dir = %(nope)s/state\n")).toBe('otter.ini:2: [service] state_dir: "%(nope)s" names no key in [service] or [DEFAULT]');
+  });
+
+  test("a channel's URL is interpolated; a bad one names its line", () => {
+    expect(cfg("[DEFAULT]\nhost = https://u\n[channels]\nrelease = %(host)s/r.json\n").channels).toEqual({ release: "https://u/r.json" });
+    expect(errorOf("[channels]\nrelease = https://u/r.json\nweekly = https://u/50%.json\n")).toStartWith("otter.ini:3: [channels] weekly: a lone");
+  });
+
   test("a missing file is one line naming it", () => {
     expect(() => loadConfig(join(tmp, "absent.ini"))).toThrow(`${join(tmp, "absent.ini")}: cannot read config (ENOENT); pass an existing file with -c FILE`);
   });
