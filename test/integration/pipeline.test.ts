@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rig, killGroup, waitFor, type HookName, type Ini } from "../helpers/rig.ts";
+import { startFakeSentry } from "../helpers/sentryserver.ts";
 import { UpdateServer } from "../helpers/updateserver.ts";
 
 let server: UpdateServer;
@@ -135,6 +136,21 @@ describe("hooks", () => {
     expect((await r.run()).code).toBe(1);
     expect(server.finals()[0]!.message).toContain("Exit code: 7");
     expect(server.finals()[0]!.message).toContain("partition /dev/mmcblk0p3 is read-only");
+  });
+
+  test("a failed job goes to Sentry once, tagged with its state and error code", async () => {
+    const sentry = await startFakeSentry();
+    try {
+      server.publish("release", "1.0.0", "1.0.0");
+      const r = rig({ set: { service: { sentry: sentry.dsn } } });
+      r.writeHook("install", "exit 7");
+      expect((await r.run()).code).toBe(1);
+      const failures = sentry.events().filter((e) => e.tags?.job_state);
+      expect(failures).toHaveLength(1);
+      expect(failures[0]!.tags).toMatchObject({ job_state: "installation_hook_failed", job_status: "FAILED", code: "HOOK_FAILED", version: "1.0.0", channel: "release" });
+    } finally {
+      await sentry.close();
+    }
   });
 
   test("a hook past its timeout is killed with its whole group and the job fails", async () => {
