@@ -34,12 +34,12 @@ export interface AwsJobsOptions {
   minProgressIntervalMs?: number;
 }
 
-const DEFAULTS: Required<AwsJobsOptions> = { answerTimeoutMs: 30_000, reconnectBaseMs: 1_000, reconnectCapMs: 120_000, minProgressIntervalMs: 1_000 };
+const DEFAULTS: Omit<Required<AwsJobsOptions>, "answerTimeoutMs"> = { reconnectBaseMs: 1_000, reconnectCapMs: 120_000, minProgressIntervalMs: 1_000 };
 /** A ListNotification carries at most 15 executions: a longer list may leave ours out. */
 const NOTIFY_LIMIT = 15;
 
 export function createAwsJobsSource(config: Config, opts: AwsJobsOptions = {}): Source {
-  return new AwsJobsSource(config, { ...DEFAULTS, ...opts });
+  return new AwsJobsSource(config, { ...DEFAULTS, answerTimeoutMs: config.broker.answer_timeout * 1000, ...opts });
 }
 
 function summaries(v: unknown): ExecutionSummary[] {
