@@ -88,8 +88,13 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   const source = opts.source ?? (await createSource(config));
   let wake = new AbortController();
   let cancel = new AbortController();
+  const outbox = new Outbox(journal, source, stop);
+  journal.onEnqueue = () => outbox.kick();
   await source.start({
-    wake: () => wake.abort(),
+    wake: () => {
+      wake.abort();
+      outbox.retryNow(); // reconnected: queued reports need not wait out their backoff
+    },
     cancelled: (jobId) => {
       const job = journal.data.job;
       if (job?.offer.id !== jobId) return;
@@ -97,8 +102,6 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
       else log.warn(`job ${jobId} was cancelled upstream during ${job.state}; finishing it and reporting`);
     },
   });
-  const outbox = new Outbox(journal, source, stop);
-  journal.onEnqueue = () => outbox.kick();
   outbox.start();
   // The workload is supervised by the daemon only: a --once or `otter install` run ends.
   const supervisor = opts.once ? undefined : new Supervisor(config, journal, () => wake.abort());
@@ -160,6 +163,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     unwatch();
     await supervisor?.stop(true);
   }
+  // A daemon asked to stop (systemd) stops cleanly; --once cut short says "run me again".
+  if (stop.aborted && !opts.once) code = EXIT.ok;
   const delivered = await outbox.drain(opts.once ? config.service.report_timeout * 1000 : 5_000);
   if (!delivered) {
     log.warn(`${journal.data.outbox.length} report(s) not delivered yet; they stay in the journal and are sent on the next start`);
