@@ -385,7 +385,8 @@ describe("journal, lock and outbox", () => {
 describe("daemon", () => {
   test("checks every check_interval, installs a newer version without a restart, stops cleanly on SIGTERM", async () => {
     server.publish("release", "1.0.0", "1.0.0");
-    const r = rig();
+    // The policy lets a newer release replace a release at once (no soak, no test period).
+    const r = rig({ set: { policy: { new_overrides_old: "release", min_soak: "0" } } });
     const daemon = r.start([]);
     await waitFor(() => server.finals().length === 1, 20_000, "the first update");
     server.publish("release", "1.1.0", "1.1.0");
