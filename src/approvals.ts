@@ -25,10 +25,11 @@ export function deny(state: ApprovalState, id: string): ApprovalState {
   return { ...state, denied: keep(state.denied, id), approved: state.approved.filter((a) => a !== id) };
 }
 
-/** After a decision: a newly pending id starts its auto-approval clock at `now`. */
+/** After a decision: a newly pending id starts its auto-approval clock at `now` (the newest MAX_IDS are kept). */
 export function notePending(state: ApprovalState, decision: Decision, now: number): ApprovalState {
   if (decision.kind !== "approval" || decision.approvalId in state.pendingSince) return state;
-  return { ...state, pendingSince: { ...state.pendingSince, [decision.approvalId]: now } };
+  const kept = Object.entries(state.pendingSince).sort((a, b) => a[1] - b[1]).slice(-(MAX_IDS - 1));
+  return { ...state, pendingSince: { ...Object.fromEntries(kept), [decision.approvalId]: now } };
 }
 
 /** The ids still pending: noted, and neither approved nor denied (for `otter status`). */

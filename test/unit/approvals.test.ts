@@ -28,6 +28,16 @@ test("notePending stamps a new pending id once, and nothing else", () => {
   expect(notePending(s, { kind: "nothing", reasons: [], rejected: [] }, 5000)).toBe(s);
 });
 
+test("notePending keeps the newest MAX_IDS pending ids", () => {
+  let s = EMPTY_APPROVALS;
+  for (let i = 0; i < MAX_IDS + 5; i++) s = notePending(s, pending(i.toString(16).padStart(8, "0")), 1000 + i);
+  const ids = Object.keys(s.pendingSince);
+  expect(ids).toHaveLength(MAX_IDS);
+  expect(ids).not.toContain("00000004");
+  expect(ids).toContain("00000005");
+  expect(s.pendingSince[(MAX_IDS + 4).toString(16).padStart(8, "0")]).toBe(1000 + MAX_IDS + 4);
+});
+
 test("pendingIds leaves out approved and denied ids", () => {
   let s = notePending(EMPTY_APPROVALS, pending("00000001"), 1);
   s = notePending(s, pending("00000002"), 1);
