@@ -29,7 +29,7 @@ async function ask(config: Config): Promise<Asked> {
   const source = await createSource({ ...config, broker: { ...config.broker, client_id: `${config.broker.client_id}-plan` } });
   await source.start({ wake: () => {}, cancelled: () => {} });
   try {
-    return { offers: await source.check(), errors: [] };
+    return { offers: await source.check({ dryRun: true }), errors: [] };
   } catch (err) {
     return { offers: [], errors: [`aws: ${describe(err)}`] };
   } finally {

@@ -87,18 +87,19 @@ class AwsJobsSource implements Source {
     await this.link?.stop();
   }
 
-  async check(): Promise<Offer[]> {
+  async check(opts: { dryRun?: boolean } = {}): Promise<Offer[]> {
     const a = await this.request(jobsTopic(this.thing, "get"), {});
     if (!a.accepted) throw this.failure(a, "asking for pending jobs");
     let inProgress = summaries(a.body.inProgressJobs).filter((s) => s.jobId.startsWith(this.prefix));
     const queued = summaries(a.body.queuedJobs).filter((s) => s.jobId.startsWith(this.prefix));
     queued.sort((x, y) => (x.queuedAt ?? 0) - (y.queuedAt ?? 0));
     if (inProgress.length > 1) {
-      await this.failAll(inProgress.map((s) => s.jobId));
+      if (opts.dryRun) log.warn(`would fail ${inProgress.length} jobs IN_PROGRESS at once (error_multiple_in_progress)`);
+      else await this.failAll(inProgress.map((s) => s.jobId));
       inProgress = [];
     }
     for (const s of [...inProgress, ...queued]) {
-      const offer = await this.offer(s.jobId);
+      const offer = await this.offer(s.jobId, opts.dryRun);
       if (offer) return [offer];
     }
     return [];
@@ -191,8 +192,8 @@ class AwsJobsSource implements Source {
     return exec;
   }
 
-  /** The offer for one pending job, or undefined after rejecting a bad document upstream. */
-  private async offer(jobId: string): Promise<Offer | undefined> {
+  /** The offer for one pending job, or undefined after rejecting a bad document upstream (unless dryRun). */
+  private async offer(jobId: string, dryRun = false): Promise<Offer | undefined> {
     const exec = await this.execution(jobId);
     if (!exec) return undefined;
     let offer: Offer;
@@ -200,12 +201,12 @@ class AwsJobsSource implements Source {
       offer = offerFromJob(jobId, exec.jobDocument, this.prefix);
     } catch (err) {
       if (!(err instanceof JobInvalid)) throw err;
-      log.warn("job rejected", { job: jobId, reason: err.message });
-      await this.report({ jobId, seq: 0, status: "REJECTED", state: "job_invalid", message: err.message, at: new Date().toISOString() });
+      log.warn(dryRun ? "job would be rejected" : "job rejected", { job: jobId, reason: err.message });
+      if (!dryRun) await this.report({ jobId, seq: 0, status: "REJECTED", state: "job_invalid", message: err.message, at: new Date().toISOString() });
       return undefined;
     }
     if (exec.status === "IN_PROGRESS") offer.inProgressState = exec.statusDetails?.state ?? "";
-    this.active.set(jobId, exec.status === "IN_PROGRESS" ? "IN_PROGRESS" : "QUEUED");
+    if (!dryRun) this.active.set(jobId, exec.status === "IN_PROGRESS" ? "IN_PROGRESS" : "QUEUED");
     return offer;
   }
 

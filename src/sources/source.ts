@@ -67,8 +67,11 @@ export interface Source {
   readonly name: string;
   /** Connect and start listening; must not throw when the upstream is unreachable (retry inside). */
   start(events: SourceEvents): Promise<void>;
-  /** Ask for pending work once. Offers come in the order they should be considered. */
-  check(): Promise<Offer[]>;
+  /**
+   * Ask for pending work once. Offers come in the order they should be considered.
+   * dryRun (otter plan): change nothing upstream, e.g. reject no bad job document.
+   */
+  check(opts?: { dryRun?: boolean }): Promise<Offer[]>;
   /** Deliver one report; resolves once the upstream acknowledged it. Throws a transient error to retry. */
   report(report: Report): Promise<Delivery>;
   /** A fresh copy of an offer (AWS re-signs presigned URLs on every describe). */

@@ -269,8 +269,12 @@ max_retries = 3
 
   test("otter plan asks AWS once and changes nothing there", async () => {
     const { rig, thing } = device({ set: { policy: { board: "rpi4" } } });
+    // A bad document queued first: the daemon would reject it; plan must only say so.
+    emu.createJob({ jobId: "upparat_e2e_plan_bad", document: { action: "upparat-update", file: "x" }, things: [thing] });
     job("upparat_e2e_plan", thing, "1.0.0");
     const plan = await rig.run(["plan"]);
+    expect(plan.stderr).toContain("job would be rejected");
+    expect(emu.execution("upparat_e2e_plan_bad", thing)!.updates).toEqual([]);
     expect(plan.code).toBe(0);
     expect(plan.stdout).toMatch(/^update to 1\.0\.0 \(upparat_e2e_plan\)$/m);
     expect(plan.stdout).toContain("upparat_e2e_plan explicit: 1.0.0 has no channel");
