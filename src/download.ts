@@ -14,7 +14,7 @@ import {
   DownloadNoSpace, DownloadRetriesExhausted, DownloadStalled, DownloadTooLarge, DownloadUrlExpired,
   OtterError, describe,
 } from "./errors.ts";
-import { discard, header, openTransport, redact, send as sendHttp, type HttpResponse, type Transport } from "./http.ts";
+import { header, openTransport, redact, send as sendHttp, type HttpResponse, type Transport } from "./http.ts";
 import { checkpoint, checkSpace, CHECKPOINT_MS, openPart, restart, resumePoint, settled, type Part } from "./partfile.ts";
 import { log } from "./log.ts";
 
@@ -169,13 +169,13 @@ async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: st
     const res = await send(req, t, startUrl, headers, ac.signal);
     const check = answer(req, p, res, ranged);
     if (check !== "stream") {
-      discard(res);
+      res.discard();
       if (check === "refresh") return { url: await refresh(req, p) };
       return check === "check-disk" ? checkDisk(req, p) : "restart";
     }
     const end = res.statusCode === 206 ? parseContentRange(header(res, "content-range"))!.end + 1 : undefined;
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      for await (const chunk of res.body) {
         p.fetched += chunk.length;
         await accept(req, p, chunk);
       }
@@ -256,7 +256,7 @@ async function refresh(req: DownloadRequest, p: Part): Promise<string> {
 }
 
 // Write one chunk at the current offset, hash it, and checkpoint / report / throttle.
-async function accept(req: DownloadRequest, p: Part, chunk: Buffer): Promise<void> {
+async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array): Promise<void> {
   const o = req.options;
   if (p.syncError) throw p.syncError;
   const end = p.offset + chunk.length;

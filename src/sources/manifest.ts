@@ -12,7 +12,7 @@ import { open } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config.ts";
 import { ManifestInvalid, SourceRejected, SourceUnavailable, describe } from "../errors.ts";
-import { discard, readCapped, send, withTransport } from "../http.ts";
+import { readCapped, send, withTransport } from "../http.ts";
 import { log } from "../log.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
 import type { Delivery, Offer, Report, Source } from "./source.ts";
@@ -39,7 +39,7 @@ async function fetchText(config: Config, url: string): Promise<string> {
     });
     const s = res.statusCode;
     if (s < 200 || s > 299) {
-      discard(res);
+      res.discard();
       if (s >= 500 || s === 429 || s === 408) throw new SourceUnavailable(`${url}: HTTP ${s}`);
       throw new ManifestInvalid(`${url}: HTTP ${s}`);
     }
@@ -125,7 +125,7 @@ export async function postReport(config: Config, report: Report): Promise<Delive
         body: JSON.stringify({ thing: config.broker.thing_name, ...report }),
         signal: AbortSignal.timeout(config.download.connect_timeout * 1000), fail: (m) => new SourceRejected(m),
       });
-      discard(res);
+      res.discard();
       return res.statusCode;
     });
   } catch (err) {

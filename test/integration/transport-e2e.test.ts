@@ -46,7 +46,8 @@ describe("private HTTPS server with its own CA and a required client certificate
     expect(paths).toContain("GET /release.json");
     expect(paths).toContain("GET /release-2.0.0.img");
     expect(server.finals().map((x) => `${x.status}:${x.state}`)).toEqual(["SUCCEEDED:complete_no_version_check"]);
-    expect(front.clients.length).toBeGreaterThanOrEqual(3);
+    // every connection (fetch may reuse one) presented the device's certificate
+    expect(front.clients.length).toBeGreaterThanOrEqual(1);
     expect(new Set(front.clients)).toEqual(new Set(["device-7"]));
     expect(front.refused).toBe(0);
   });
