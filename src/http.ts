@@ -119,7 +119,8 @@ function bunTransport(opts: Options, tls: { ca?: string; cert?: string; key?: st
       let res: Response;
       try {
         res = await fetch(url, {
-          method: init.method, headers: init.headers, body: init.body, signal: ac.signal,
+          // Bun would ask for gzip by default; bodies are taken as sent, never decompressed
+          method: init.method, headers: { "accept-encoding": "identity", ...init.headers }, body: init.body, signal: ac.signal,
           redirect: "manual", decompress: false, tls,
         } as RequestInit);
       } catch (err) {

@@ -73,16 +73,21 @@ describe("private HTTPS server with its own CA and a required client certificate
 describe("manifest body cap", () => {
   test("an endless manifest body is cut at 1 MiB while reading, whatever Content-Length says", async () => {
     let sent = 0;
+    let encoding: string | null = null;
+    const forever = new ReadableStream({
+      async pull(c) {
+        if (sent >= 256 * 2 ** 20) return c.close();
+        sent += 64 * 1024;
+        c.enqueue(new Uint8Array(64 * 1024).fill(32));
+        await Bun.sleep(1);
+      },
+    });
     const endless = Bun.serve({
       hostname: "127.0.0.1", port: 0,
-      fetch: () => new Response(new ReadableStream({
-        async pull(c) {
-          if (sent >= 256 * 2 ** 20) return c.close();
-          sent += 64 * 1024;
-          c.enqueue(new Uint8Array(64 * 1024).fill(32));
-          await Bun.sleep(1);
-        },
-      }), { headers: { "content-type": "application/json" } }),
+      fetch(req) {
+        encoding = req.headers.get("accept-encoding");
+        return new Response(forever, { headers: { "content-type": "application/json" } });
+      },
     });
     try {
       const r = new Rig({ serverUrl: server.url, hooks: ["install"], set: { channels: { release: `http://127.0.0.1:${endless.port}/release.json` } } });
@@ -90,6 +95,7 @@ describe("manifest body cap", () => {
       const res = await r.run();
       expect(res.stderr).toContain("larger than 1048576 bytes");
       expect(sent).toBeLessThan(32 * 2 ** 20);
+      expect(encoding ?? "identity").toBe("identity"); // a manifest is never asked for compressed
     } finally {
       endless.stop(true);
     }
