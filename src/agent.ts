@@ -72,8 +72,13 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   const source = opts.source ?? (await createSource(config));
   let wake = new AbortController();
   let cancel = new AbortController();
+  const outbox = new Outbox(journal, source, stop);
+  journal.onEnqueue = () => outbox.kick();
   await source.start({
-    wake: () => wake.abort(),
+    wake: () => {
+      wake.abort();
+      outbox.retryNow(); // reconnected: queued reports need not wait out their backoff
+    },
     cancelled: (jobId) => {
       const job = journal.data.job;
       if (job?.offer.id !== jobId) return;
@@ -81,8 +86,6 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
       else log.warn(`job ${jobId} was cancelled upstream during ${job.state}; finishing it and reporting`);
     },
   });
-  const outbox = new Outbox(journal, source, stop);
-  journal.onEnqueue = () => outbox.kick();
   outbox.start();
   let code: ExitCode = EXIT.ok;
   // A job found in the journal at start is a resume (a crash, a reboot): the loop guard counts it.
@@ -121,6 +124,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     if (opts.once) break;
     await sleep(wait, AbortSignal.any([stop, wake.signal]));
   }
+  // A daemon asked to stop (systemd) stops cleanly; --once cut short says "run me again".
+  if (stop.aborted && !opts.once) code = EXIT.ok;
   const delivered = await outbox.drain(opts.once ? config.service.report_timeout * 1000 : 5_000);
   if (!delivered) {
     log.warn(`${journal.data.outbox.length} report(s) not delivered yet; they stay in the journal and are sent on the next start`);

@@ -1,4 +1,4 @@
-// Pure retry timing for the downloader: exponential backoff with full jitter, Retry-After.
+// Pure retry timing: exponential backoff with full jitter (downloads, reports), Retry-After.
 
 /** Seconds to wait before retry number `n` (0-based): random in [0, min(cap, base·2ⁿ)). */
 export function backoffSeconds(n: number, base: number, cap: number, random: number = Math.random()): number {

@@ -3,7 +3,7 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError } from "./errors.ts";
-import { IniSyntaxError, parseIni } from "./inifile.ts";
+import { IniSyntaxError, parseIni, type IniSections } from "./inifile.ts";
 import { LEVELS, type Level } from "./log.ts";
 import { FREE_SECTIONS, SCHEMA, type Kind, type Row, type SchemaRow } from "./schema.ts";
 import { parseWindow } from "./window.ts";
@@ -138,22 +138,29 @@ export function loadConfig(file: string, opts: LoadOptions = {}): Config {
 /** Validate config text (file is used in messages and to resolve nothing else). */
 export function parseConfig(text: string, file: string, opts: LoadOptions = {}): Config {
   const name = basename(file);
-  let sections;
+  // Values are interpolated as they are read, so an IniSyntaxError can come from any get().
   try {
-    sections = parseIni(text);
+    return readSections(parseIni(text), file, opts);
   } catch (err) {
     if (err instanceof IniSyntaxError) throw new ConfigError(`${name}${err.line ? `:${err.line}` : ""}: ${err.message}`);
     throw err;
   }
+}
+
+// The Config from parsed sections; only SCHEMA keys and channels are read, hence interpolated.
+function readSections(sections: IniSections, file: string, opts: LoadOptions): Config {
+  const name = basename(file);
   const env = opts.env ?? process.env;
   const warnings: string[] = [];
   const out: Record<string, Record<string, unknown>> = {};
   const known = new Set<string>();
+  const defaults = sections.get("DEFAULT")!;
   for (const row of SCHEMA as readonly Row[]) {
     const values = sections.get(row.section);
     const names = [row.key, ...(row.aliases ?? [])];
     names.forEach((k) => known.add(`${row.section}.${k}`));
-    const given = names.map((k) => values?.get(k)).find((v) => v !== undefined);
+    const key = names.find((k) => values?.has(k));
+    const given = key === undefined ? undefined : values!.get(key);
     let text = given === undefined || given === "" ? defaultOf(row) : given;
     // Hook and key files may be given relative to the config file.
     if (text && (row.kind === "file" || row.kind === "executable") && !isAbsolute(text)) text = resolve(dirname(file), text);
@@ -165,14 +172,12 @@ export function parseConfig(text: string, file: string, opts: LoadOptions = {}):
       warnings.push(`${name}: unknown section [${section}] ignored`);
       continue;
     }
-    const defaults = sections.get("DEFAULT")!;
     for (const key of values.keys()) {
       if (!known.has(`${section}.${key}`) && !defaults.has(key)) warnings.push(`${name}: unknown key [${section}] ${key} ignored`);
     }
   }
-  const channels = Object.fromEntries(
-    [...(sections.get("channels") ?? new Map())].filter(([k]) => !sections.get("DEFAULT")!.has(k)),
-  );
+  const listed = sections.get("channels");
+  const channels = Object.fromEntries((listed?.keys() ?? []).filter((k) => !defaults.has(k)).map((k) => [k, listed!.get(k)!]));
   const config = { ...out, channels, file, warnings } as unknown as Config;
   if (env.OTTER_STATE_DIR) config.service.state_dir = env.OTTER_STATE_DIR;
   if (opts.thingName) config.broker.thing_name = opts.thingName;

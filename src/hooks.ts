@@ -14,6 +14,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { HookFailed } from "./errors.ts";
 import { LineTail } from "./lines.ts";
+import { sleep } from "./sleep.ts";
 
 export interface HookRun {
   /** "version" | "download" | "install" | "restart" | "ready" | "rollback" (for logs) */
@@ -154,8 +155,4 @@ async function within(promise: Promise<unknown>, ms: number): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
   clearTimeout(timer);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 }

@@ -26,6 +26,8 @@ export interface Outcome {
   status: Exclude<JobStatus, "IN_PROGRESS">;
   state: string;
   message: string;
+  /** the error code of a failure (errors.ts), for Sentry and logs */
+  code?: string;
 }
 
 export interface JobRecord {

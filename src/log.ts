@@ -35,7 +35,16 @@ function humanValue(v: unknown): string {
   return /[\s"=]/.test(s ?? "") ? JSON.stringify(s) : String(s);
 }
 
+type Listener = (level: Level, msg: string, fields: Fields) => void;
+const listeners: Listener[] = [];
+
+/** Also hand every line, whatever the level setting, to `listener` (Sentry's breadcrumbs). */
+export function onLog(listener: Listener): void {
+  listeners.push(listener);
+}
+
 function emit(level: Level, msg: string, fields: Fields = {}): void {
+  for (const listener of listeners) listener(level, msg, fields);
   if (!enabled(level)) return;
   const ts = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   if (settings.json) {

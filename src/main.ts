@@ -6,6 +6,7 @@ import { HELP, parseCli, type Cli } from "./cli.ts";
 import { loadConfig, renderConfig, type Config } from "./config.ts";
 import { EXIT, UsageError, describe, exitCodeOf, type ExitCode } from "./errors.ts";
 import { configureLog, log } from "./log.ts";
+import { captureError, startSentry, stopSentry } from "./sentry.ts";
 
 export const VERSION: string = pkg.version;
 
@@ -21,6 +22,14 @@ function readConfig(cli: Cli): Config {
   const config = loadConfig(configPath(cli), { thingName: cli.thingName });
   if (!cli.verbose && !cli.quiet) configureLog({ level: config.service.log_level });
   for (const w of config.warnings) log.warn(w);
+  return config;
+}
+
+// The commands that do work send their errors to Sentry when a DSN is configured.
+async function readConfigForWork(cli: Cli): Promise<Config> {
+  const config = readConfig(cli);
+  const dsn = config.service.sentry;
+  if (dsn) await startSentry({ dsn, release: `otter@${VERSION}`, serverName: config.broker.thing_name });
   return config;
 }
 
@@ -46,11 +55,11 @@ async function run(cli: Cli): Promise<ExitCode> {
     case "run": {
       const { runAgent } = await import("./agent.ts");
       const progress = cli.once ? (await import("./progress.ts")).progressBar() : undefined;
-      return runAgent(readConfig(cli), { once: cli.once, summary: cli.once ? printLine : undefined, progress });
+      return runAgent(await readConfigForWork(cli), { once: cli.once, summary: cli.once ? printLine : undefined, progress });
     }
     case "install": {
       const [{ runAgent }, { manualSource }, { progressBar }] = await Promise.all([import("./agent.ts"), import("./sources/manual.ts"), import("./progress.ts")]);
-      const config = readConfig(cli);
+      const config = await readConfigForWork(cli);
       const source = manualSource(config, cli.args[0]!, cli.options.version!, cli.options.sha256);
       return runAgent(config, { once: true, source, summary: printLine, progress: progressBar() });
     }
@@ -59,14 +68,21 @@ async function run(cli: Cli): Promise<ExitCode> {
 
 async function main(argv: string[]): Promise<ExitCode> {
   try {
+    // Before parsing, so that a usage error is a JSON line too when JSON was asked for.
+    configureLog({ json: argv.includes("--json-logs") });
     const cli = parseCli(argv);
     configureLog({ json: cli.jsonLogs, level: cli.verbose ? "DEBUG" : cli.quiet ? "ERROR" : "WARNING" });
     return await run(cli);
   } catch (err) {
     log.error(describe(err), { code: (err as { code?: string }).code });
+    // Usage, config and lock errors are the caller's to fix, transient ones pass: only failures go to Sentry.
+    if (exitCodeOf(err) === EXIT.failed) captureError(err);
     return exitCodeOf(err);
   }
 }
 
-// No top-level await: bun --bytecode builds CommonJS.
-void main(process.argv.slice(2)).then((code) => process.exit(code));
+// No top-level await: the entry must still build as CommonJS (bun --bytecode without --format=esm).
+void main(process.argv.slice(2)).then(async (code) => {
+  await stopSentry();
+  process.exit(code);
+});

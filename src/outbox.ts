@@ -1,17 +1,19 @@
 // Delivers the journal's outbox to the source, oldest first, one at a time, so reports
 // arrive in order. A report leaves the outbox only once the source acknowledged it (or
 // said the job is already terminal); transient failures back off and retry forever.
+import { backoffSeconds } from "./backoff.ts";
 import { describe, isTransient } from "./errors.ts";
 import type { Journal } from "./journal.ts";
 import { log } from "./log.ts";
 import { sleep } from "./sleep.ts";
 import type { Report, Source } from "./sources/source.ts";
 
-const BACKOFF_MIN_MS = 1_000;
-const BACKOFF_MAX_MS = 60_000;
+const BACKOFF_BASE_S = 1;
+const BACKOFF_CAP_S = 60;
 
 export class Outbox {
   private wakeUp = () => {};
+  private backoffCut = new AbortController();
   private idle: (() => void)[] = [];
   private running?: Promise<void>;
 
@@ -31,6 +33,13 @@ export class Outbox {
     this.wakeUp();
   }
 
+  /** The upstream is reachable again (a reconnect): end any backoff and deliver now. */
+  retryNow(): void {
+    this.backoffCut.abort();
+    this.backoffCut = new AbortController();
+    this.wakeUp();
+  }
+
   /** Wait until the outbox is empty, or ms passed; true when it is empty. */
   async drain(ms: number): Promise<boolean> {
     if (!this.journal.data.outbox.length) return true;
@@ -45,7 +54,7 @@ export class Outbox {
   }
 
   private async loop(): Promise<void> {
-    let backoff = BACKOFF_MIN_MS;
+    let failures = 0;
     while (!this.stop.aborted) {
       const report = this.journal.data.outbox[0];
       if (!report) {
@@ -60,7 +69,7 @@ export class Outbox {
         const delivery = await this.source.report(report);
         if (delivery === "already-terminal") log.warn(`report dropped: job ${report.jobId} is already terminal upstream`, { state: report.state });
         this.remove(report);
-        backoff = BACKOFF_MIN_MS;
+        failures = 0;
       } catch (err) {
         if (!isTransient(err)) {
           log.error(`report rejected and dropped: ${describe(err)}`, { job: report.jobId, state: report.state });
@@ -68,10 +77,9 @@ export class Outbox {
           continue;
         }
         // Full jitter, so a fleet coming back online does not report in lockstep.
-        const wait = Math.random() * backoff;
-        log.warn(`report not delivered, retrying in ${Math.round(wait / 1000)} s: ${describe(err)}`, { job: report.jobId });
-        await sleep(wait, this.stop);
-        backoff = Math.min(backoff * 2, BACKOFF_MAX_MS);
+        const wait = backoffSeconds(failures++, BACKOFF_BASE_S, BACKOFF_CAP_S);
+        log.warn(`report not delivered, retrying in ${wait.toFixed(1)} s: ${describe(err)}`, { job: report.jobId });
+        await sleep(wait * 1000, AbortSignal.any([this.stop, this.backoffCut.signal]));
       }
     }
   }

@@ -32,7 +32,8 @@ function failure(job: JobRecord, state: State, err: unknown): Event {
     job.outcome = { status: "FAILED", state: "cancelled", message: describe(err) };
     return "cancelled";
   }
-  job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err) };
+  const code = err instanceof OtterError ? err.code : undefined;
+  job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err), code };
   return "failed";
 }
 

@@ -27,7 +27,7 @@ export interface Row {
 export const SCHEMA = [
   // [service]
   { section: "service", key: "log_level", kind: "level", def: "WARNING", doc: "DEBUG, INFO, WARNING, ERROR (EXCEPTION is read as ERROR)" },
-  { section: "service", key: "sentry", kind: "string", aliases: ["sentry_dsn"], secret: true, doc: "Sentry DSN; errors are sent there when set" },
+  { section: "service", key: "sentry", kind: "string", aliases: ["sentry_dsn"], secret: true, doc: "Sentry DSN; errors and failed jobs are sent there" },
   { section: "service", key: "download_location", kind: "path", def: () => join(tmpdir(), "otter"), doc: "where downloads land; put it on persistent storage to resume across reboots" },
   { section: "service", key: "state_dir", kind: "path", def: "/var/lib/otter", doc: "journal, history and lock (env OTTER_STATE_DIR overrides)" },
   { section: "service", key: "source", kind: "source", def: "auto", doc: "aws, manifest or auto (manifest when [channels] lists any, else aws)" },
@@ -46,6 +46,7 @@ export const SCHEMA = [
   { section: "broker", key: "certfile", kind: "file", doc: "client certificate" },
   { section: "broker", key: "keyfile", kind: "file", secret: true, doc: "client private key" },
   { section: "broker", key: "keepalive", kind: "seconds", def: "60", min: 5, doc: "MQTT keepalive" },
+  { section: "broker", key: "answer_timeout", kind: "seconds", def: "30", min: 1, doc: "wait this long for an accepted/rejected answer (or the broker) before retrying" },
   { section: "broker", key: "job_prefix", kind: "string", def: "upparat_", doc: "only jobs whose id starts with this are taken" },
   { section: "broker", key: "step_timeout", kind: "int", min: 1, eg: "30", doc: "minutes; sent as stepTimeoutInMinutes with each update" },
   // [hooks]

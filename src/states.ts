@@ -12,6 +12,7 @@ import type { Journal, JobRecord, Outcome } from "./journal.ts";
 import { log } from "./log.ts";
 import type { Event, State } from "./pipeline.ts";
 import type { ProgressBar } from "./progress.ts";
+import { captureFailure } from "./sentry.ts";
 import type { Source } from "./sources/source.ts";
 import { verifyFile } from "./verify.ts";
 
@@ -229,6 +230,8 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     journal.enqueue({ status: outcome.status, state: outcome.state, message: outcome.message, details: { version: job.offer.version } });
     journal.data.job = undefined;
     journal.save();
+    // After the save: a report step resumed after a crash does not send the failure twice.
+    captureFailure({ jobId: job.offer.id, version: job.offer.version, channel: job.offer.channel, ...outcome });
     log.info(`job ${job.offer.id} ${outcome.status}`, { state: outcome.state, message: outcome.message });
     return "ok";
   },

@@ -18,6 +18,7 @@
 import type { Config } from "../config.ts";
 import { Cancelled, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../errors.ts";
 import { log } from "../log.ts";
+import { sleep } from "../sleep.ts";
 import { offerFromJob } from "./jobdoc.ts";
 import { TERMINAL, jobsTopic, type Execution, type ExecutionState, type ExecutionSummary } from "./jobsapi.ts";
 import { MqttLink, type Answer } from "./mqttlink.ts";
@@ -33,16 +34,12 @@ export interface AwsJobsOptions {
   minProgressIntervalMs?: number;
 }
 
-const DEFAULTS: Required<AwsJobsOptions> = { answerTimeoutMs: 30_000, reconnectBaseMs: 1_000, reconnectCapMs: 120_000, minProgressIntervalMs: 1_000 };
+const DEFAULTS: Omit<Required<AwsJobsOptions>, "answerTimeoutMs"> = { reconnectBaseMs: 1_000, reconnectCapMs: 120_000, minProgressIntervalMs: 1_000 };
 /** A ListNotification carries at most 15 executions: a longer list may leave ours out. */
 const NOTIFY_LIMIT = 15;
 
 export function createAwsJobsSource(config: Config, opts: AwsJobsOptions = {}): Source {
-  return new AwsJobsSource(config, { ...DEFAULTS, ...opts });
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return new AwsJobsSource(config, { ...DEFAULTS, answerTimeoutMs: config.broker.answer_timeout * 1000, ...opts });
 }
 
 function summaries(v: unknown): ExecutionSummary[] {
@@ -157,9 +154,10 @@ class AwsJobsSource implements Source {
       return "already-terminal";
     }
     if (code === "VersionMismatch" && state?.versionNumber) {
-      // Someone else updated the execution (another agent with this thing name?): say so, then
-      // take the current version and send once more.
-      log.warn("job execution was updated by someone else", { job: r.jobId, expected: version, current: state.versionNumber });
+      // The execution moved on without us seeing it: an earlier update whose answer a lost
+      // connection swallowed, or another agent with this thing name. Say so, take the
+      // current version and send once more.
+      log.warn("job execution version moved on (a lost answer, or another agent on this thing?)", { job: r.jobId, expected: version, current: state.versionNumber });
       this.versions.set(r.jobId, state.versionNumber);
       if (mayRetry) return this.update(r, body, false);
     }

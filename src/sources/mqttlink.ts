@@ -4,6 +4,7 @@
 // mqtt.js is imported on start() only, so `otter --version` never loads it.
 import { readFileSync } from "node:fs";
 import type { IClientOptions, MqttClient } from "mqtt";
+import { backoffSeconds } from "../backoff.ts";
 import { ReportUnacknowledged, SourceUnavailable } from "../errors.ts";
 import { log } from "../log.ts";
 
@@ -36,11 +37,6 @@ interface Waiting {
   resolve(a: Answer): void;
   reject(err: Error): void;
   timer: ReturnType<typeof setTimeout>;
-}
-
-/** A delay for reconnect attempt n (0-based): uniform in [0, min(cap, base·2ⁿ)]. */
-export function backoffMs(attempt: number, baseMs: number, capMs: number, random: () => number = Math.random): number {
-  return Math.floor(random() * Math.min(capMs, baseMs * 2 ** Math.min(attempt, 30)));
 }
 
 export class MqttLink {
@@ -135,7 +131,8 @@ export class MqttLink {
     this.ready = false;
     this.failWaiting("connection lost");
     if (this.stopped || this.reconnectTimer) return;
-    const delay = backoffMs(this.attempt++, this.o.reconnectBaseMs, this.o.reconnectCapMs);
+    // The formula is unit-free: milliseconds in, milliseconds out.
+    const delay = Math.floor(backoffSeconds(this.attempt++, this.o.reconnectBaseMs, this.o.reconnectCapMs));
     log.debug("mqtt reconnect scheduled", { in_ms: delay, attempt: this.attempt });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;

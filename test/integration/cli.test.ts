@@ -173,6 +173,34 @@ for (const [name, bin] of Object.entries(BINS)) {
       expect(oneLine(r.stderr)).toContain("typo.ini: unknown key [hooks] retry_intervall ignored");
     });
 
+    // Every stderr line is one JSON object with ts, level and msg (a log shipper parses each line).
+    const jsonLines = (stderr: string) => {
+      const lines = stderr.trimEnd().split("\n");
+      for (const line of lines) expect(JSON.parse(line)).toMatchObject({ ts: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/), level: expect.any(String), msg: expect.any(String) });
+      return lines.map((line) => JSON.parse(line) as { ts: string; level: string; msg: string; code?: string });
+    };
+
+    test("--json-logs: a bad config is one JSON line with its code", async () => {
+      const r = await run(["--json-logs", "check-config", "-c", write("json/bad.ini", "[service]\ncheck_interval = 6o\n")]);
+      expect(r.code).toBe(2);
+      expect(jsonLines(r.stderr)).toEqual([{ ts: expect.any(String), level: "ERROR", msg: expect.stringContaining('check_interval: expected a duration'), code: "CONFIG_INVALID" }]);
+    });
+
+    test("--json-logs: a usage error is a JSON line too, wherever the flag stands", async () => {
+      for (const args of [["--json-logs", "--frobnicate"], ["--frobnicate", "--json-logs"]]) {
+        const r = await run(args);
+        expect(r.code).toBe(2);
+        expect(jsonLines(r.stderr)).toMatchObject([{ level: "ERROR", msg: "unknown option --frobnicate; see otter --help", code: "USAGE" }]);
+      }
+    });
+
+    test("--json-logs with check-config -v: warnings are JSON lines, stdout is the config", async () => {
+      const r = await run(["--json-logs", "check-config", "-v", "-c", write("json/warn.ini", "[service]\nlog_levl = INFO\n[ui]\nbar = 1\n")]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toStartWith("# ");
+      expect(jsonLines(r.stderr).map((l) => `${l.level} ${l.msg}`)).toEqual(["WARNING warn.ini: unknown key [service] log_levl ignored", "WARNING warn.ini: unknown section [ui] ignored"]);
+    });
+
     test("Upparat's README configuration passes unchanged (placeholders filled in)", async () => {
       let text = UPPARAT_README;
       for (const [placeholder, value] of Object.entries(PLACEHOLDERS)) text = text.replace(placeholder, value);

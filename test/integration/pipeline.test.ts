@@ -1,9 +1,10 @@
 // The update pipeline end to end: the built otter, a real HTTP server on 127.0.0.1 with
 // manifests and a report endpoint, real hook scripts, real SIGKILLs.
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, writeFileSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rig, killGroup, waitFor, type HookName, type Ini } from "../helpers/rig.ts";
+import { startFakeSentry } from "../helpers/sentryserver.ts";
 import { UpdateServer } from "../helpers/updateserver.ts";
 
 let server: UpdateServer;
@@ -137,6 +138,21 @@ describe("hooks", () => {
     expect(server.finals()[0]!.message).toContain("partition /dev/mmcblk0p3 is read-only");
   });
 
+  test("a failed job goes to Sentry once, tagged with its state and error code", async () => {
+    const sentry = await startFakeSentry();
+    try {
+      server.publish("release", "1.0.0", "1.0.0");
+      const r = rig({ set: { service: { sentry: sentry.dsn } } });
+      r.writeHook("install", "exit 7");
+      expect((await r.run()).code).toBe(1);
+      const failures = sentry.events().filter((e) => e.tags?.job_state);
+      expect(failures).toHaveLength(1);
+      expect(failures[0]!.tags).toMatchObject({ job_state: "installation_hook_failed", job_status: "FAILED", code: "HOOK_FAILED", version: "1.0.0", channel: "release" });
+    } finally {
+      await sentry.close();
+    }
+  });
+
   test("a hook past its timeout is killed with its whole group and the job fails", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ set: { hooks: { timeout: "1", kill_grace: "0.5" } } });
@@ -192,6 +208,27 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(r.count("ready done")).toBe(1);
     expect(r.version()).toBe("1.0.0");
     expect(server.finals().map((f) => `${f.status}:${f.state}`)).toEqual(["SUCCEEDED:complete_ready"]);
+  });
+
+  // verify has no hook to pause in: recreate the instant between download and the rename
+  // that marks a file verified (the part file complete, the journal in verify).
+  test("killed in verify, before the verified rename: verified again, installed once", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    r.pauseAt("install");
+    const otter = r.start();
+    killGroup(await r.pausedPid("install"));
+    otter.kill("SIGKILL");
+    await otter.exited;
+    const journal = r.journal();
+    const final = journal.job.artifact as string;
+    renameSync(final, `${final}.part`);
+    Object.assign(journal.job, { state: "verify", artifact: undefined, starts: {} });
+    writeFileSync(join(r.state, "journal.json"), JSON.stringify(journal));
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(r.count("install done")).toBe(1);
+    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 
   test("a hook left running by a SIGKILLed otter is ended before its state runs again", async () => {
@@ -342,6 +379,39 @@ describe("journal, lock and outbox", () => {
     expect(second.code).toBe(0);
     expect(server.reports.map((x) => x.state)).toEqual(queued);
     expect(r.count("install done")).toBe(1);
+  });
+});
+
+describe("daemon", () => {
+  test("checks every check_interval, installs a newer version without a restart, stops cleanly on SIGTERM", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    const daemon = r.start([]);
+    await waitFor(() => server.finals().length === 1, 20_000, "the first update");
+    server.publish("release", "1.1.0", "1.1.0");
+    await waitFor(() => server.finals().length === 2, 20_000, "the second update, found by a periodic check");
+    expect(r.version()).toBe("1.1.0");
+    daemon.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(existsSync(join(r.state, "otter.lock"))).toBe(false);
+  });
+
+  test("SIGTERM during a hook ends the hook, keeps the job, and the next start finishes it", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    r.pauseAt("install");
+    const daemon = r.start([]);
+    const hookPid = await r.pausedPid("install");
+    const status = JSON.parse((await r.run(["status", "--json"])).stdout);
+    expect(status.lock.pid).toBe(daemon.pid);
+    expect(status.job).toMatchObject({ version: "1.0.0", state: "install" });
+    daemon.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(alive(hookPid)).toBe(false);
+    expect(r.journal().job.state).toBe("install");
+    expect((await r.run()).code).toBe(0);
+    expect(r.count("install done")).toBe(1);
+    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 });
 

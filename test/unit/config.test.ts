@@ -40,7 +40,7 @@ const DEFAULTS: Record<string, unknown> = {
   "service.log_level": "WARNING", "service.download_location": join(tmpdir(), "otter"),
   "service.state_dir": "/var/lib/otter", "service.source": "auto", "service.check_interval": 3600,
   "service.check_jitter": 300, "service.max_starts": 5, "service.report_timeout": 30, "service.history_size": 50,
-  "broker.host": "127.0.0.1", "broker.thing_name": hostname(), "broker.keepalive": 60, "broker.job_prefix": "upparat_",
+  "broker.host": "127.0.0.1", "broker.thing_name": hostname(), "broker.keepalive": 60, "broker.answer_timeout": 30, "broker.job_prefix": "upparat_",
   "hooks.retry_interval": 60, "hooks.max_retries": 60, "hooks.timeout": 3600, "hooks.version_timeout": 60,
   "hooks.ready_timeout": 600, "hooks.kill_grace": 10,
   "download.max_file_size": 4 * G, "download.allow_http": false, "download.connect_timeout": 30,
@@ -189,6 +189,28 @@ describe("overrides, aliases, paths, warnings", () => {
     const config = cfg("[DEFAULT]\nroot = /r\n[service]\nlog_levl = INFO\n[brokr]\nhost = x\n[channels]\nrelease = https://u/r.json\n");
     expect(config.warnings).toEqual(["otter.ini: unknown key [service] log_levl ignored", "otter.ini: unknown section [brokr] ignored"]);
     expect(config.channels).toEqual({ release: "https://u/r.json" });
+  });
+
+  // Upparat reads its keys with configparser's get(), which interpolates only what it reads.
+  test("a lone % in a key otter ignores (or an unused [DEFAULT]) does not stop otter", () => {
+    const config = cfg("[DEFAULT]\nnote = 100% unused\n[service]\nlog_level = INFO\ncomment = 50% done\n[ui]\nbar = 5%\n[channels]\nrelease = https://u/r.json\n");
+    expect(config.service.log_level).toBe("INFO");
+    expect(config.channels).toEqual({ release: "https://u/r.json" });
+    expect(config.warnings).toEqual(["otter.ini: unknown key [service] comment ignored", "otter.ini: unknown section [ui] ignored"]);
+  });
+
+  test("a lone % in a key otter reads is one line with its line number", () => {
+    expect(errorOf("[service]\nlog_level = INFO\nstate_dir = /var/lib/50%\n")).toBe('otter.ini:3: [service] state_dir: a lone "%" in "/var/lib/50%"; write %% for a literal %');
+  });
+
+  test("a bad reference is reported at the line of the value that has it", () => {
+    expect(errorOf("[DEFAULT]\nroot = /r%\n\n[service]\nstate_dir = %(root)s/state\n")).toBe('otter.ini:2: [service] root: a lone "%" in "/r%"; write %% for a literal %');
+    expect(errorOf("[service]\nstate_dir = %(nope)s/state\n")).toBe('otter.ini:2: [service] state_dir: "%(nope)s" names no key in [service] or [DEFAULT]');
+  });
+
+  test("a channel's URL is interpolated; a bad one names its line", () => {
+    expect(cfg("[DEFAULT]\nhost = https://u\n[channels]\nrelease = %(host)s/r.json\n").channels).toEqual({ release: "https://u/r.json" });
+    expect(errorOf("[channels]\nrelease = https://u/r.json\nweekly = https://u/50%.json\n")).toStartWith("otter.ini:3: [channels] weekly: a lone");
   });
 
   test("a missing file is one line naming it", () => {

@@ -7,9 +7,10 @@ import { IniSyntaxError, parseIni } from "../../src/inifile.ts";
 const parse = (text: string) => Object.fromEntries([...parseIni(text)].map(([name, values]) => [name, Object.fromEntries(values)]));
 const section = (text: string, name = "a") => parse(text)[name];
 
-function syntaxError(text: string): IniSyntaxError {
+// The error parsing `text` and then reading every value of every section raises.
+function syntaxError(text: string, read: () => unknown = () => parse(text)): IniSyntaxError {
   try {
-    parseIni(text);
+    read();
   } catch (err) {
     if (err instanceof IniSyntaxError) return err;
     throw err;
@@ -45,12 +46,36 @@ describe("parseIni: like configparser", () => {
   });
 
   test.each([
-    ["a lone %", "[a]\nk = 50%\n", 'a lone "%"'],
-    ["% not followed by (name)s", "[a]\nk = %(x)\n", 'a lone "%"'],
-    ["an unknown name", "[a]\nk = %(nope)s\n", '"%(nope)s" names no key'],
-    ["a loop", "[a]\nk = %(k)s\n", "nests too deeply"],
-  ])("%s is an error", (_what, text, message) => {
-    expect(syntaxError(text).message).toContain(message);
+    ["a lone %", "[a]\nk = 50%\n", 2, '[a] k: a lone "%" in "50%"'],
+    ["% not followed by (name)s", "[a]\nj = 1\nk = %(x)\n", 3, 'a lone "%"'],
+    ["an unknown name", "[a]\n\nk = %(nope)s\n", 3, '"%(nope)s" names no key'],
+    ["a loop", "[a]\nk = %(k)s\n", 2, "nests too deeply"],
+  ])("%s is an error naming the value's line", (_what, text, line, message) => {
+    const err = syntaxError(text);
+    expect(err.line).toBe(line);
+    expect(err.message).toContain(message);
+  });
+
+  // configparser interpolates in get(): ConfigParser().read_string("[a]\nk = 50%\nok = fine\n") succeeds,
+  // get("a", "ok") is "fine", get("a", "k") raises InterpolationSyntaxError, and so does dict(c["a"]).
+  test("interpolation happens on read: a lone % in a value nobody reads is no error", () => {
+    const sections = parseIni("[a]\nk = 50%\nok = fine\n");
+    expect(sections.get("a")!.get("ok")).toBe("fine");
+    expect(sections.get("a")!.keys()).toEqual(["k", "ok"]);
+    expect(syntaxError("", () => sections.get("a")!.get("k")).line).toBe(2);
+    expect(syntaxError("", () => [...sections.get("a")!]).message).toContain("[a] k: a lone");
+  });
+
+  test("a bad [DEFAULT] value fails only the reads that reach it, naming its own line", () => {
+    const sections = parseIni("[DEFAULT]\nd = 5%\n[a]\nok = fine\nr = %(d)s\n");
+    expect(sections.get("a")!.get("ok")).toBe("fine");
+    const err = syntaxError("", () => sections.get("a")!.get("r"));
+    expect(err.line).toBe(2);
+    expect(err.message).toContain('[a] d: a lone "%" in "5%"');
+  });
+
+  test("a [DEFAULT] value refers to the reading section's keys", () => {
+    expect(parseIni("[DEFAULT]\np = %(root)s/x\n[a]\nroot = /r\n").get("a")!.get("p")).toBe("/r/x");
   });
 
   test("indented lines continue the value; blank lines inside are kept, trailing ones dropped", () => {

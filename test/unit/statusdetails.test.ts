@@ -1,5 +1,4 @@
 import { describe, expect, test } from "bun:test";
-import { backoffMs } from "../../src/sources/mqttlink.ts";
 import { problemOf, sanitize, sanitizeKey, sanitizeValue } from "../../src/sources/statusdetails.ts";
 
 describe("sanitizeValue", () => {
@@ -64,10 +63,3 @@ describe("problemOf (what AWS answers InvalidRequest to)", () => {
   }
 });
 
-describe("backoffMs (full jitter)", () => {
-  test("grows as base·2ⁿ up to the cap, scaled by the random draw", () => {
-    expect([0, 1, 2, 3, 10].map((n) => backoffMs(n, 100, 1000, () => 0.999999))).toEqual([99, 199, 399, 799, 999]);
-    expect(backoffMs(5, 100, 1000, () => 0)).toBe(0);
-    expect(backoffMs(5000, 100, 1000, () => 0.5)).toBe(500);
-  });
-});
