@@ -14,8 +14,8 @@ import {
   DownloadNoSpace, DownloadRetriesExhausted, DownloadStalled, DownloadTooLarge, DownloadUrlExpired,
   OtterError, describe,
 } from "./errors.ts";
-import { openTransport, type Transport } from "./http.ts";
-import { checkpoint, checkSpace, CHECKPOINT_BYTES, CHECKPOINT_MS, MAX_UNSYNCED, openPart, restart, resumePoint, settled, type Part } from "./partfile.ts";
+import { header, openTransport, redact, send as sendHttp, type HttpResponse, type Transport } from "./http.ts";
+import { checkpoint, checkSpace, CHECKPOINT_MS, openPart, restart, resumePoint, settled, type Part } from "./partfile.ts";
 import { log } from "./log.ts";
 
 export interface ResumePoint { bytes: number; etag?: string; lastModified?: string; fetched: number; attempts: number }
@@ -35,16 +35,15 @@ export interface DownloadRequest {
   refreshUrl?: () => Promise<string>;
   /** at most about once a second, plus once at the end */
   onProgress?: (p: DownloadProgress) => void;
-  /** after the part file is fsynced up to r.bytes (every CHECKPOINT_BYTES or CHECKPOINT_MS) */
+  /** after the part file is fsynced up to r.bytes (every options.sync_interval bytes or CHECKPOINT_MS) */
   onCheckpoint?: (r: ResumePoint) => void | Promise<void>;
   options: Config["download"];
 }
 export interface DownloadResult { path: string; size: number; sha256: string; fetched: number }
-export { CHECKPOINT_BYTES, CHECKPOINT_MS } from "./partfile.ts";
+export { CHECKPOINT_MS } from "./partfile.ts";
 
 /** An attempt that moved the file on by this much does not count against max_attempts. */
 const PROGRESS_BYTES = 64 * 1024;
-const MAX_REDIRECTS = 5;
 
 /** Download `req.url` to `req.partPath`; see DownloadRequest. */
 export async function download(req: DownloadRequest): Promise<DownloadResult> {
@@ -89,16 +88,6 @@ function localPath(url: string, allowHttp: boolean): string | undefined {
   if (u.protocol === "file:") return fileURLToPath(u);
   if (u.protocol === "http:") return undefined;
   throw new DownloadHttp(`unsupported URL scheme ${u.protocol} (${redact(url)})`);
-}
-
-/** A URL for logs and messages: no query string (presigned URLs carry credentials there). */
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    return url.split("?")[0]!;
-  }
 }
 
 async function copyLocal(req: DownloadRequest, p: Part, path: string): Promise<void> {
@@ -180,13 +169,13 @@ async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: st
     const res = await send(req, t, startUrl, headers, ac.signal);
     const check = answer(req, p, res, ranged);
     if (check !== "stream") {
-      discard(res);
+      res.discard();
       if (check === "refresh") return { url: await refresh(req, p) };
       return check === "check-disk" ? checkDisk(req, p) : "restart";
     }
     const end = res.statusCode === 206 ? parseContentRange(header(res, "content-range"))!.end + 1 : undefined;
     try {
-      for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      for await (const chunk of res.body) {
         p.fetched += chunk.length;
         await accept(req, p, chunk);
       }
@@ -206,32 +195,11 @@ async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: st
   }
 }
 
-type Response = Awaited<ReturnType<Transport["undici"]["request"]>>;
-
-// Drop a body we will not read (destroying it without a listener would throw).
-function discard(res: Response): void {
-  res.body.on("error", () => {});
-  res.body.destroy();
-}
-
-function header(res: Response, name: string): string | undefined {
-  const v = res.headers[name];
-  return Array.isArray(v) ? v[0] : v;
-}
+type Response = HttpResponse;
 
 // GET with redirects followed by hand (never from https to http unless allow_http).
-async function send(req: DownloadRequest, t: Transport, startUrl: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
-  let url = startUrl;
-  for (let hops = 0; ; hops++) {
-    const res = await t.undici.request(url, { dispatcher: t.dispatcher, method: "GET", headers, signal });
-    const location = header(res, "location");
-    if (![301, 302, 303, 307, 308].includes(res.statusCode) || !location) return res;
-    discard(res);
-    if (hops >= MAX_REDIRECTS) throw new DownloadHttp(`more than ${MAX_REDIRECTS} redirects from ${redact(startUrl)}`);
-    url = new URL(location, url).toString();
-    localPath(url, req.options.allow_http);
-    if (url.startsWith("file:")) throw new DownloadHttp(`redirect to a file: URL refused (${redact(startUrl)})`);
-  }
+function send(req: DownloadRequest, t: Transport, startUrl: string, headers: Record<string, string>, signal: AbortSignal): Promise<Response> {
+  return sendHttp(t, startUrl, { method: "GET", headers, signal, allowHttp: req.options.allow_http, fail: (m) => new DownloadHttp(m) });
 }
 
 // Decide what to do with a response before reading its body.
@@ -288,7 +256,7 @@ async function refresh(req: DownloadRequest, p: Part): Promise<string> {
 }
 
 // Write one chunk at the current offset, hash it, and checkpoint / report / throttle.
-async function accept(req: DownloadRequest, p: Part, chunk: Buffer): Promise<void> {
+async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array): Promise<void> {
   const o = req.options;
   if (p.syncError) throw p.syncError;
   const end = p.offset + chunk.length;
@@ -308,8 +276,8 @@ async function accept(req: DownloadRequest, p: Part, chunk: Buffer): Promise<voi
   p.offset = end;
   p.refreshed = false;
   const now = Date.now();
-  if (!p.syncing && (end - p.checkpointed >= CHECKPOINT_BYTES || now - p.checkpointAt >= CHECKPOINT_MS)) checkpoint(req, p);
-  if (p.syncing && end - p.checkpointed >= MAX_UNSYNCED) await settled(p);
+  if (!p.syncing && (end - p.checkpointed >= o.sync_interval || now - p.checkpointAt >= CHECKPOINT_MS)) checkpoint(req, p);
+  if (p.syncing && end - p.checkpointed >= 1.5 * o.sync_interval) await settled(p);
   if (req.onProgress && now - p.progressAt >= 1000) {
     req.onProgress({ bytes: end, total: size, bytesPerSecond: ((end - p.progressBytes) * 1000) / (now - p.progressAt) });
     p.progressAt = now;

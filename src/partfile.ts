@@ -8,12 +8,11 @@ import type { DownloadRequest, ResumePoint } from "./download.ts";
 import { DownloadNoSpace } from "./errors.ts";
 import { log } from "./log.ts";
 
-/** fsync + onCheckpoint cadence. The fsync runs beside the stream (libuv thread) so the
- * disk flushes while the network keeps coming; the stream waits only when the bytes not yet
- * fsynced pass MAX_UNSYNCED, which bounds what a power cut or SIGKILL makes us re-fetch. */
-export const CHECKPOINT_BYTES = 2 * 2 ** 20;
+/** fsync + onCheckpoint cadence: every [download] sync_interval bytes or CHECKPOINT_MS. The
+ * fsync runs beside the stream (libuv thread) so the disk flushes while the network keeps
+ * coming; the stream waits only when the bytes not yet fsynced pass 1.5 x sync_interval,
+ * which bounds what a power cut or SIGKILL makes us re-fetch. */
 export const CHECKPOINT_MS = 2000;
-export const MAX_UNSYNCED = 4 * 2 ** 20;
 
 /** The state of one job's download, mirrored into ResumePoint at each checkpoint. */
 export interface Part {

@@ -1,15 +1,18 @@
 // The HTTP manifest source, for fleets without AWS: one small JSON manifest per channel
 // ([channels] name = URL), polled. Reports go to [service] report_url as a JSON POST per
-// status change (retried until a 2xx), and always to the log and the history.
+// status change (retried until a 2xx), and always to the log and the history. Manifests and
+// reports go through src/http.ts, like the files: one CA, client certificate, proxy and
+// header set for every HTTP call.
 //
 // Manifest schema (README "Manifests"):
 //   { "version": "1.4.2", "url": "image-1.4.2.tar.gz" (relative to the manifest, or absolute),
 //     "sha256": "<64 hex>", "size": 1234, "signature"?: base64 | {value, algorithm?, certificate?},
 //     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }
-import { readFile } from "node:fs/promises";
+import { open } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import type { Config } from "../config.ts";
 import { ManifestInvalid, SourceRejected, SourceUnavailable, describe } from "../errors.ts";
+import { readCapped, send, withTransport } from "../http.ts";
 import { log } from "../log.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
 import type { Delivery, Offer, Report, Source } from "./source.ts";
@@ -23,14 +26,38 @@ function allowed(config: Config, url: string): boolean {
   return url.startsWith("https://") || config.download.allow_http;
 }
 
+const tooLarge = (url: string) => () => new ManifestInvalid(`${url}: larger than ${MAX_MANIFEST_BYTES} bytes; a manifest is a small JSON document`);
+
+// The manifest's text, through the download transport ([download] CA, client certificate,
+// proxy, headers); never more than MAX_MANIFEST_BYTES read, whatever Content-Length says.
 async function fetchText(config: Config, url: string): Promise<string> {
-  if (url.startsWith("file:")) return readFile(fileURLToPath(url), "utf8");
-  const res = await fetch(url, { signal: AbortSignal.timeout(config.download.connect_timeout * 1000), redirect: "follow" });
-  if (res.status >= 500 || res.status === 429 || res.status === 408) throw new SourceUnavailable(`${url}: HTTP ${res.status}`);
-  if (!res.ok) throw new ManifestInvalid(`${url}: HTTP ${res.status}`);
-  const body = await res.text();
-  if (body.length > MAX_MANIFEST_BYTES) throw new ManifestInvalid(`${url}: larger than ${MAX_MANIFEST_BYTES} bytes; a manifest is a small JSON document`);
-  return body;
+  if (url.startsWith("file:")) return readFileCapped(fileURLToPath(url), tooLarge(url));
+  return withTransport(config.download, async (t) => {
+    const res = await send(t, url, {
+      method: "GET", headers: { ...t.headers, accept: "application/json" }, allowHttp: config.download.allow_http,
+      signal: AbortSignal.timeout(config.download.connect_timeout * 1000), fail: (m) => new ManifestInvalid(`${url}: ${m}`),
+    });
+    const s = res.statusCode;
+    if (s < 200 || s > 299) {
+      res.discard();
+      if (s >= 500 || s === 429 || s === 408) throw new SourceUnavailable(`${url}: HTTP ${s}`);
+      throw new ManifestInvalid(`${url}: HTTP ${s}`);
+    }
+    return readCapped(res, MAX_MANIFEST_BYTES, tooLarge(url));
+  });
+}
+
+async function readFileCapped(path: string, tooLarge: () => Error): Promise<string> {
+  const f = await open(path, "r");
+  try {
+    const buf = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
+    let n = 0;
+    for (let r; n < buf.length && (r = (await f.read(buf, n, buf.length - n, n)).bytesRead) > 0; ) n += r;
+    if (n > MAX_MANIFEST_BYTES) throw tooLarge();
+    return buf.subarray(0, n).toString("utf8");
+  } finally {
+    await f.close();
+  }
 }
 
 /** Fetch and validate one channel's manifest. */
@@ -90,18 +117,21 @@ export async function postReport(config: Config, report: Report): Promise<Delive
   log.info(`report ${report.jobId}: ${report.status} ${report.state}`, { message: report.message });
   const url = config.service.report_url;
   if (!url) return "acknowledged";
-  let res: Response;
+  let status: number;
   try {
-    res = await fetch(url, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ thing: config.broker.thing_name, ...report }),
-      signal: AbortSignal.timeout(config.download.connect_timeout * 1000),
+    status = await withTransport(config.download, async (t) => {
+      const res = await send(t, url, {
+        method: "POST", headers: { ...t.headers, "content-type": "application/json" }, allowHttp: config.download.allow_http,
+        body: JSON.stringify({ thing: config.broker.thing_name, ...report }),
+        signal: AbortSignal.timeout(config.download.connect_timeout * 1000), fail: (m) => new SourceRejected(m),
+      });
+      res.discard();
+      return res.statusCode;
     });
   } catch (err) {
     throw new SourceUnavailable(`report_url ${url}: ${describe(err)}`, { cause: err });
   }
-  if (res.ok) return "acknowledged";
-  if (res.status >= 500 || res.status === 429 || res.status === 408) throw new SourceUnavailable(`report_url ${url}: HTTP ${res.status}`);
-  throw new SourceRejected(`report_url ${url}: HTTP ${res.status}`);
+  if (status >= 200 && status <= 299) return "acknowledged";
+  if (status >= 500 || status === 429 || status === 408) throw new SourceUnavailable(`report_url ${url}: HTTP ${status}`);
+  throw new SourceRejected(`report_url ${url}: HTTP ${status}`);
 }

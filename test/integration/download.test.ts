@@ -1,5 +1,5 @@
 // The downloader against real loopback servers that misbehave on purpose.
-import { afterEach, describe, expect, test } from "bun:test";
+import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -56,7 +56,16 @@ afterEach(async () => {
   while (servers.length) await servers.pop()!.close();
 });
 
-describe("download", () => {
+// Every case runs on both engines of src/http.ts: Bun's fetch (the compiled binaries) and
+// undici (dist/otter.mjs under Node).
+for (const engine of ["bun", "undici"] as const) describe(`download (${engine} engine)`, () => {
+  beforeAll(() => {
+    if (engine === "undici") process.env.OTTER_HTTP = "undici";
+  });
+  afterAll(() => {
+    delete process.env.OTTER_HTTP;
+  });
+
   test("a plain download lands with the right digest, fetched once", async () => {
     const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"' }));
     const req = request(`${s.url}/f`);
@@ -107,15 +116,23 @@ describe("download", () => {
     expect(res.fetched).toBeLessThanOrEqual(FILE.length * 1.01);
   });
 
-  test("Content-Length longer than the body, size unknown: 416 then the digest says done", async () => {
+  // A connection closed short of Content-Length errors the stream; Bun's fetch (a WHATWG
+  // stream) drops what it had buffered but not yet handed over (seen up to ~400 KiB; it has
+  // backpressure, so this stays small), and the download resumes that much earlier.
+  const QUEUED = engine === "bun" ? MiB : 0;
+
+  test("Content-Length longer than the body, size unknown: resumed at what was read, then the digest says done", async () => {
     const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"', lengthDelta: 5000 }));
     const res = await download(request(`${s.url}/f`, { expectedSize: undefined }));
     expect(res.sha256).toBe(SHA);
-    expect(s.seen[1]!.headers.range).toBe(`bytes=${FILE.length}-`);
-    expect(res.fetched).toBe(FILE.length);
+    const at = Number(/^bytes=(\d+)-$/.exec(s.seen[1]!.headers.range!)![1]);
+    expect(at).toBeLessThanOrEqual(FILE.length);
+    expect(at).toBeGreaterThanOrEqual(FILE.length - QUEUED);
+    expect(res.fetched).toBeLessThanOrEqual(FILE.length + QUEUED);
   });
 
   test("a 416 whose bytes on disk do not match the digest restarts from zero", async () => {
+    if (engine === "bun") return; // Bun resumes below the end (above), so no 416 comes; the digest still guards it
     const other = randomBytes(FILE.length);
     const s = await serve((_, r, n) => r.serve(n === 1 ? other : FILE, { etag: '"v1"', lengthDelta: n === 1 ? 10 : 0 }));
     const res = await download(request(`${s.url}/f`, { expectedSize: undefined }));
