@@ -17,6 +17,7 @@ import {
 import { header, openTransport, redact, send as sendHttp, type HttpResponse, type Transport } from "./http.ts";
 import { checkpoint, checkSpace, CHECKPOINT_MS, openPart, restart, resumePoint, settled, type Part } from "./partfile.ts";
 import { log } from "./log.ts";
+import { sleep } from "./sleep.ts";
 
 export interface ResumePoint { bytes: number; etag?: string; lastModified?: string; fetched: number; attempts: number }
 export interface DownloadProgress { bytes: number; total?: number; bytesPerSecond: number }
@@ -140,7 +141,7 @@ async function fetchLoop(req: DownloadRequest, p: Part, t: Transport): Promise<v
       if (!(last instanceof DownloadNetwork || last instanceof DownloadStalled || last instanceof DownloadHttpTransient)) throw last;
       const wait = retryDelaySeconds(failures++, req.options.retry_base, req.options.retry_cap, (last as { retryAfter?: number }).retryAfter);
       log.info("download: retrying", { reason: describe(last), at: p.offset, in_s: Number(wait.toFixed(2)), attempt: p.attempts });
-      await sleep(wait * 1000, req.signal);
+      await pause(wait * 1000, req.signal);
     }
   }
 }
@@ -295,7 +296,7 @@ async function throttle(p: Part, n: number, limit: number, signal?: AbortSignal)
   if (!w || now - w.since > 5000) pace.set(p, (w = { since: now, bytes: 0 }));
   w.bytes += n;
   const ahead = (w.bytes / limit) * 1000 - (now - w.since);
-  if (ahead > 20) await sleep(ahead, signal);
+  if (ahead > 20) await pause(ahead, signal);
 }
 
 // Abort the attempt when fewer than low_speed_limit bytes/s arrive over low_speed_time.
@@ -330,18 +331,8 @@ function classify(err: unknown, signal?: AbortSignal): OtterError {
   return new DownloadNetwork(`${msg}${code ? ` (${code})` : ""}`, { cause: err });
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(new Cancelled("download cancelled"));
-    const done = () => {
-      signal?.removeEventListener("abort", stop);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    const stop = () => {
-      clearTimeout(timer);
-      reject(new Cancelled("download cancelled"));
-    };
-    signal?.addEventListener("abort", stop, { once: true });
-  });
+// Wait, but stop with Cancelled as soon as the job is cancelled or otter stops.
+async function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  await sleep(ms, signal);
+  if (signal?.aborted) throw new Cancelled("download cancelled");
 }
