@@ -35,6 +35,7 @@ export const SCHEMA = [
   { section: "service", key: "check_jitter", kind: "seconds", def: "300", min: 0, doc: "random extra delay before each check, to spread a fleet's load" },
   { section: "service", key: "max_starts", kind: "int", def: "5", min: 1, doc: "starts of one job's same phase before it is failed as a loop (reboot loop guard)" },
   { section: "service", key: "report_url", kind: "string", doc: "manifest mode: URL that receives a JSON POST per status change" },
+  { section: "service", key: "progress_interval", kind: "seconds", def: "15", min: 0, doc: "at most one progress report (download, install) per this many seconds" },
   { section: "service", key: "report_timeout", kind: "seconds", def: "30", min: 0, doc: "--once: wait this long for reports to be acknowledged; undelivered ones stay queued (exit 3)" },
   { section: "service", key: "history_size", kind: "int", def: "50", min: 1, doc: "finished jobs kept for `otter status`" },
   // [broker]

@@ -34,8 +34,6 @@ export interface Ctx {
 
 type Handler = (ctx: Ctx, job: JobRecord) => Promise<Event>;
 
-// At most one progress report per job every this many ms: AWS throttles chatty devices.
-const PROGRESS_EVERY_MS = 15_000;
 
 function hook(ctx: Ctx, key: State, name: HookName, extra: string[] = [], onLine?: (s: "stdout" | "stderr", l: string) => void) {
   return callHook({ config: ctx.config, journal: ctx.journal, signal: ctx.signal, key, name, extra, onLine });
@@ -45,10 +43,11 @@ function succeed(job: JobRecord, state: string, message: string): void {
   job.outcome = { status: "SUCCEEDED", state, message };
 }
 
+// At most one progress report per progress_interval: AWS throttles chatty devices.
 function progress(ctx: Ctx, state: string) {
   let last = Date.now();
   return (message: string, details?: Record<string, string>) => {
-    if (Date.now() - last < PROGRESS_EVERY_MS) return;
+    if (Date.now() - last < ctx.config.service.progress_interval * 1000) return;
     last = Date.now();
     ctx.journal.enqueue({ status: "IN_PROGRESS", state, message, details });
     ctx.journal.save();

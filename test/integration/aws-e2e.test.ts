@@ -69,6 +69,23 @@ describe("otter with AWS IoT Jobs", () => {
     expect(rig.journal().outbox).toEqual([]);
   }, 30_000);
 
+  test("download progress reaches statusDetails, in Upparat's form, rate-limited", async () => {
+    const { rig, thing } = device({ set: { service: { progress_interval: "0.2" } } });
+    server.publish("aws", "2.0.0", "2.0.0".padEnd(256 * 1024, "\n"));
+    const hold = server.holdAt("/aws-2.0.0.img", 64 * 1024);
+    emu.createJob({ jobId: "upparat_e2e_progress", document: { action: "upparat-update", version: "2.0.0", file: `${server.url}/aws-2.0.0.img` }, things: [thing] });
+    rig.writeHook("install", 'head -n1 "$4" > "$T/staged"');
+    const run = rig.run();
+    await hold.reached;
+    await Bun.sleep(1000); // a slow link: the rest of the file comes later than progress_interval
+    hold.release();
+    expect((await run).code).toBe(0);
+    const progress = emu.execution("upparat_e2e_progress", thing)!.updates.filter((u) => u.statusDetails?.state === "download_progress");
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(JSON.parse(progress.at(-1)!.statusDetails!.message!)).toEqual({ downloaded_bytes: 256 * 1024 });
+    expect(progress.at(-1)!.statusDetails!.bytes).toBe(String(256 * 1024)); // no percent: an Upparat document has no size
+  }, 30_000);
+
   test("the same version is skipped: SUCCEEDED version_already_installed", async () => {
     const { rig, thing } = device({ version: "1.0.0" });
     job("upparat_e2e_same", thing, "1.0.0");
