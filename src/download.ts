@@ -181,8 +181,9 @@ async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: st
         await accept(req, p, chunk);
       }
     } catch (err) {
-      // A body cut exactly at the expected size is complete; the digest decides.
-      if (req.expectedSize === undefined || p.offset !== req.expectedSize || ac.signal.aborted) throw err;
+      // A body cut exactly at the expected size is complete; the digest decides. Only a
+      // transport error is forgiven so: our own refusals (too large, budget, disk) stand.
+      if (err instanceof OtterError || req.expectedSize === undefined || p.offset !== req.expectedSize || ac.signal.aborted) throw err;
     }
     const want = req.expectedSize ?? end ?? p.total;
     if (want !== undefined && p.offset < want) throw new DownloadNetwork(`body ended at ${p.offset} of ${want} bytes`);

@@ -269,6 +269,14 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(more.code).toBe("DOWNLOAD_TOO_LARGE");
   });
 
+  // A past bug: a body that paused exactly at the expected size and then went on had its
+  // "too large" taken for a transport error at a complete size and forgiven.
+  test("more bytes after exactly the expected size are too large, not a complete file", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { noLength: true, trickle: MiB, trickleMs: 200 }));
+    const err = await failure(download(request(`${s.url}/f`, { expectedSize: MiB })));
+    expect(err.code).toBe("DOWNLOAD_TOO_LARGE");
+  });
+
   test("retries are bounded by max_attempts and report the last reason", async () => {
     const s = await serve((_, r) => r.status(503));
     const err = await failure(download(request(`${s.url}/f`, { options: options("max_attempts = 3") })));
