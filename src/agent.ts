@@ -5,6 +5,7 @@
 import { mkdirSync, watch } from "node:fs";
 import { Decider } from "./act.ts";
 import { APPROVALS_FILE } from "./approvalfile.ts";
+import { removeStaleTemps } from "./atomic.ts";
 import type { Config } from "./config.ts";
 import { EXIT, OtterError, WindowClosed, describe, exitCodeOf, type ExitCode } from "./errors.ts";
 import { Journal, type JobRecord } from "./journal.ts";
@@ -55,6 +56,7 @@ export async function runAgent(config: Config, opts: AgentOptions): Promise<Exit
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   mkdirSync(config.service.download_location, { recursive: true, mode: 0o700 });
   const release = acquireLock(dir, opts.once ? "otter --once" : "otter run");
+  removeStaleTemps(dir);
   const stop = new AbortController();
   const onSignal = (sig: string) => {
     log.info(`${sig}: stopping`);

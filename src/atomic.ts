@@ -1,8 +1,11 @@
 // The one way otter writes a file that must survive a crash: write a temp file beside it,
 // fsync it, rename it over the target, fsync the directory. A reader sees the old or the
 // new content, never a torn mix, whatever instant the power is cut.
-import { closeSync, fsyncSync, openSync, renameSync, writeSync, unlinkSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, unlinkSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
+import { startTicks } from "./proc.ts";
+
+const TEMP = /^\..+\.(\d+)\.tmp$/;
 
 /** fsync a directory so a rename or create inside it is durable. */
 export function fsyncDir(dir: string): void {
@@ -36,4 +39,16 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
 export function renameAtomic(from: string, to: string): void {
   renameSync(from, to);
   fsyncDir(dirname(to));
+}
+
+/** Remove temp files that writers killed mid-write left in `dir` (only those of dead processes). */
+export function removeStaleTemps(dir: string): number {
+  let removed = 0;
+  for (const name of readdirSync(dir)) {
+    const pid = TEMP.exec(name)?.[1];
+    if (pid === undefined || startTicks(Number(pid)) !== undefined) continue;
+    unlinkSync(join(dir, name));
+    removed++;
+  }
+  return removed;
 }
