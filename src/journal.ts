@@ -48,6 +48,8 @@ export interface JobRecord {
   confirmedVersion?: string;
   /** the state the job paused in (retry later): the next start there is not a crash */
   pausedIn?: State;
+  /** the restart hook returned 0 (otter outlived it: a service restart or a scheduled reboot) */
+  restartReturned?: boolean;
   /** confirmations that found the old version after a restart hook that returned */
   restartWaits?: number;
   /** reports made for this job so far */

@@ -14,8 +14,8 @@ export const STATES = [
 export type State = (typeof STATES)[number];
 
 /**
- * What a handler reports when it finishes. "notRestarted": after a restart hook that was
- * interrupted, the old version still runs — the restart never happened, do it again.
+ * What a handler reports when it finishes. "notRestarted": otter was killed before the
+ * restart hook returned and the old version still runs — the restart never happened, do it again.
  */
 export const EVENTS = ["ok", "skip", "failed", "cancelled", "notRestarted"] as const;
 export type Event = (typeof EVENTS)[number];

@@ -182,6 +182,8 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     // The restart may take otter down with it: get the report out first.
     await ctx.flush(10_000);
     await hook(ctx, "restart", "restart", [job.offer.force ? "True" : ""]);
+    job.restartReturned = true;
+    ctx.journal.save();
     return "ok";
   },
 
@@ -191,8 +193,8 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     job.confirmedVersion = now;
     if (now === job.offer.version) return "ok";
     if (now === job.previousVersion && ctx.config.hooks.restart) {
-      // The restart hook's counter is dropped when it exits 0: still there, it was cut off.
-      if (job.hooks.restart) return "notRestarted";
+      // Killed before the restart hook returned (or even started): the restart never happened.
+      if (!job.restartReturned) return "notRestarted";
       // It returned, yet the old version runs: a reboot it scheduled is still pending. Wait
       // for it (retry_interval apart), but no more than max_retries times.
       job.restartWaits = (job.restartWaits ?? 0) + 1;

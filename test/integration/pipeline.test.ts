@@ -231,6 +231,27 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 
+  // Found by scripts/torture: killed after the journal said "restart" but before the restart
+  // hook started, the old version was taken for a reboot still pending (exit 4, then a
+  // version_mismatch). The restart hook must simply run.
+  test("killed in restart before the restart hook started: the restart hook runs, then success", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    r.pauseAt("install");
+    const otter = r.start();
+    killGroup(await r.pausedPid("install"));
+    otter.kill("SIGKILL");
+    await otter.exited;
+    writeFileSync(join(r.dir, "staged"), "1.0.0\n"); // the install's work, done
+    const journal = r.journal();
+    Object.assign(journal.job, { state: "restart", hooks: {}, starts: {} });
+    writeFileSync(join(r.state, "journal.json"), JSON.stringify(journal));
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(r.log().filter((l) => l.startsWith("restart start"))).toHaveLength(1);
+    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+  });
+
   test("a hook left running by a SIGKILLed otter is ended before its state runs again", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
