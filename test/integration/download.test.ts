@@ -48,6 +48,14 @@ async function failure(p: Promise<unknown>): Promise<OtterError> {
 }
 
 // A small deterministic random sequence (the test is repeatable).
+// Bun's fetch may lose up to a few hundred KiB it had buffered when a connection is cut, so
+// a resume after a drop asks from the drop point or a little below it (never above).
+function expectResumedNear(range: string | undefined, at: number): void {
+  const from = Number(/^bytes=(\d+)-$/.exec(range ?? "")?.[1]);
+  expect(from).toBeGreaterThan(at - 512 * 1024);
+  expect(from).toBeLessThanOrEqual(at);
+}
+
 function lcg(seed: number): () => number {
   return () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
 }
@@ -144,7 +152,7 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     const s = await serve((_, r, n) => r.serve(FILE, { etag: '"v1"', dropAt: n === 1 ? MiB : undefined, ignoreRange: true }));
     const res = await download(request(`${s.url}/f`));
     expect(res.sha256).toBe(SHA);
-    expect(s.seen[1]!.headers.range).toBe(`bytes=${MiB}-`);
+    expectResumedNear(s.seen[1]!.headers.range, MiB);
     expect(res.fetched).toBeLessThanOrEqual(FILE.length + MiB + 256 * 1024);
   });
 
@@ -152,7 +160,8 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     const s = await serve((_, r, n) => r.serve(FILE, { etag: '"v1"', dropAt: n === 1 ? MiB : undefined, rangeStart: n === 2 ? 0 : undefined }));
     const res = await download(request(`${s.url}/f`));
     expect(res.sha256).toBe(SHA);
-    expect(s.seen.map((q) => q.headers.range ?? "")).toEqual(["", `bytes=${MiB}-`, ""]);
+    expect(s.seen.map((q) => q.headers.range ?? "")).toEqual(["", expect.stringMatching(/^bytes=\d+-$/), ""]);
+    expectResumedNear(s.seen[1]!.headers.range, MiB);
   });
 
   test("a 206 with another total restarts from zero", async () => {
@@ -200,7 +209,7 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(refreshed).toBe(1);
     const last = s.seen.at(-1)!;
     expect(last.path).toBe("/new");
-    expect(last.headers.range).toBe(`bytes=${MiB}-`);
+    expectResumedNear(last.headers.range, MiB);
     expect(res.fetched).toBe(FILE.length);
   });
 
