@@ -267,7 +267,9 @@ async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array): Promise
     throw new DownloadBudget(`fetched ${p.fetched} bytes for a ${size}-byte file (budget_factor ${o.budget_factor})`);
   }
   if (end > o.max_file_size) throw new DownloadTooLarge(`${redact(req.url)} sent more than max_file_size ${o.max_file_size} bytes`);
-  if (req.expectedSize !== undefined && end > req.expectedSize) throw new DownloadTooLarge(`${redact(req.url)} sent more than the expected ${req.expectedSize} bytes`);
+  // Past the size the job or a 206's Content-Range announced: a server that lies.
+  const cap = req.expectedSize ?? p.total;
+  if (cap !== undefined && end > cap) throw new DownloadTooLarge(`${redact(req.url)} sent more than the expected ${cap} bytes`);
   try {
     writeSync(p.fd, chunk, 0, chunk.length, p.offset);
   } catch (err) {

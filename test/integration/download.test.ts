@@ -286,6 +286,12 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(err.code).toBe("DOWNLOAD_TOO_LARGE");
   });
 
+  test("a 206 that sends past the total its Content-Range announced is too large", async () => {
+    const s = await serve((_, r, n) => r.serve(FILE, { etag: '"v1"', dropAt: n === 1 ? MiB : undefined, rangeTotal: n === 2 ? FILE.length - 1000 : undefined }));
+    const err = await failure(download(request(`${s.url}/f`, { expectedSize: undefined })));
+    expect(err.code).toBe("DOWNLOAD_TOO_LARGE");
+  });
+
   test("retries are bounded by max_attempts and report the last reason", async () => {
     const s = await serve((_, r) => r.status(503));
     const err = await failure(download(request(`${s.url}/f`, { options: options("max_attempts = 3") })));
