@@ -96,6 +96,22 @@ echo "${name} done" >> "$T/log"
     return pid;
   }
 
+  /** Run otter until `name` starts, then cut the power: SIGKILL otter and the hook's group. */
+  async powerCutAt(name: HookName): Promise<void> {
+    this.pauseAt(name);
+    const otter = this.start();
+    killGroup(await this.pausedPid(name));
+    otter.kill("SIGKILL");
+    await otter.exited;
+  }
+
+  /** Change the journal on disk (to recreate an instant no hook can pause at). */
+  editJournal(change: (journal: any) => void): void {
+    const journal = this.journal();
+    change(journal);
+    writeFileSync(join(this.state, "journal.json"), JSON.stringify(journal));
+  }
+
   log(): string[] {
     return existsSync(join(this.dir, "log")) ? readFileSync(join(this.dir, "log"), "utf8").trim().split("\n") : [];
   }

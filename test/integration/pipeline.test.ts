@@ -215,16 +215,11 @@ describe("SIGKILL in every phase, then restart", () => {
   test("killed in verify, before the verified rename: verified again, installed once", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
-    r.pauseAt("install");
-    const otter = r.start();
-    killGroup(await r.pausedPid("install"));
-    otter.kill("SIGKILL");
-    await otter.exited;
-    const journal = r.journal();
-    const final = journal.job.artifact as string;
-    renameSync(final, `${final}.part`);
-    Object.assign(journal.job, { state: "verify", artifact: undefined, starts: {} });
-    writeFileSync(join(r.state, "journal.json"), JSON.stringify(journal));
+    await r.powerCutAt("install");
+    r.editJournal(({ job }) => {
+      renameSync(job.artifact, `${job.artifact}.part`);
+      Object.assign(job, { state: "verify", artifact: undefined, starts: {} });
+    });
     const res = await r.run();
     expect(res.code).toBe(0);
     expect(r.count("install done")).toBe(1);
@@ -237,15 +232,9 @@ describe("SIGKILL in every phase, then restart", () => {
   test("killed in restart before the restart hook started: the restart hook runs, then success", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
-    r.pauseAt("install");
-    const otter = r.start();
-    killGroup(await r.pausedPid("install"));
-    otter.kill("SIGKILL");
-    await otter.exited;
+    await r.powerCutAt("install");
     writeFileSync(join(r.dir, "staged"), "1.0.0\n"); // the install's work, done
-    const journal = r.journal();
-    Object.assign(journal.job, { state: "restart", hooks: {}, starts: {} });
-    writeFileSync(join(r.state, "journal.json"), JSON.stringify(journal));
+    r.editJournal(({ job }) => Object.assign(job, { state: "restart", hooks: {}, starts: {} }));
     const res = await r.run();
     expect(res.code).toBe(0);
     expect(r.log().filter((l) => l.startsWith("restart start"))).toHaveLength(1);
