@@ -4,6 +4,8 @@
 import { existsSync, mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { afterEach, beforeEach } from "bun:test";
+import { UpdateServer } from "./updateserver.ts";
 
 export const OTTER = resolve(process.env.OTTER_BIN ?? join(import.meta.dir, "../../dist/otter-linux-x64"));
 
@@ -24,6 +26,14 @@ const BODY: Record<HookName, string> = {
 /** section → key → value, merged over the rig's defaults */
 export type Ini = Record<string, Record<string, string>>;
 
+export interface RigOptions {
+  serverUrl: string;
+  channels?: string[];
+  hooks?: readonly HookName[];
+  set?: Ini;
+  version?: string;
+}
+
 export interface RunResult {
   code: number;
   stdout: string;
@@ -36,7 +46,7 @@ export class Rig {
   readonly state = join(this.dir, "state");
   private ini: Ini;
 
-  constructor(opts: { serverUrl: string; channels?: string[]; hooks?: readonly HookName[]; set?: Ini; version?: string }) {
+  constructor(opts: RigOptions) {
     const hooks = opts.hooks ?? HOOKS;
     for (const name of hooks) this.writeHook(name, BODY[name]);
     writeFileSync(join(this.dir, "version"), `${opts.version ?? "0.9.0"}\n`);
@@ -160,4 +170,28 @@ export async function waitFor(cond: () => boolean, ms: number, what: string): Pr
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
     await Bun.sleep(20);
   }
+}
+
+/**
+ * Per test: a fresh update server on 127.0.0.1, and every rig made with `rig()` removed
+ * afterwards. A rig talks to that server unless given another serverUrl.
+ */
+export function perTest() {
+  const fixture = {
+    server: undefined as unknown as UpdateServer,
+    rigs: [] as Rig[],
+    rig(opts: Partial<RigOptions> = {}): Rig {
+      const r = new Rig({ serverUrl: fixture.server.url, ...opts });
+      fixture.rigs.push(r);
+      return r;
+    },
+  };
+  beforeEach(() => {
+    fixture.server = new UpdateServer();
+  });
+  afterEach(() => {
+    fixture.server.stop();
+    fixture.rigs.splice(0).forEach((r) => r.cleanup());
+  });
+  return fixture;
 }

@@ -1,42 +1,20 @@
 // The update pipeline end to end: the built otter, a real HTTP server on 127.0.0.1 with
 // manifests and a report endpoint, real hook scripts, real SIGKILLs.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Rig, killGroup, waitFor, type HookName, type Ini } from "../helpers/rig.ts";
+import { isAlive } from "../helpers/procs.ts";
+import { killGroup, perTest, waitFor, type HookName, type Ini, type Rig } from "../helpers/rig.ts";
 import { startFakeSentry } from "../helpers/sentryserver.ts";
-import { UpdateServer } from "../helpers/updateserver.ts";
 
-let server: UpdateServer;
-const rigs: Rig[] = [];
-beforeEach(() => {
-  server = new UpdateServer();
-});
-afterEach(() => {
-  server.stop();
-  rigs.splice(0).forEach((r) => r.cleanup());
-});
+const fx = perTest();
+const rig = (opts: { set?: Ini; version?: string; hooks?: readonly HookName[] } = {}) => fx.rig(opts);
 
-function rig(opts: { set?: Ini; version?: string; hooks?: readonly HookName[] } = {}): Rig {
-  const r = new Rig({ serverUrl: server.url, ...opts });
-  rigs.push(r);
-  return r;
-}
-
-// A zombie waiting for its parent to reap it counts as dead.
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
-  } catch {
-    return false;
-  }
-}
-
-const states = () => server.reports.map((r) => `${r.status}:${r.state}`);
+const states = () => fx.server.reports.map((r) => `${r.status}:${r.state}`);
 
 describe("a normal update", () => {
   test("goes through every hook in order with Upparat's arguments and reports honestly", async () => {
-    const m = server.publish("release", "1.0.0", "1.0.0", { meta: "slot=b" });
+    const m = fx.server.publish("release", "1.0.0", "1.0.0", { meta: "slot=b" });
     const r = rig();
     const res = await r.run();
     expect(res.code).toBe(0);
@@ -52,8 +30,8 @@ describe("a normal update", () => {
     expect(states()).toEqual([
       "IN_PROGRESS:download_start", "IN_PROGRESS:installation_start", "IN_PROGRESS:reboot_start", "SUCCEEDED:complete_ready",
     ]);
-    expect(server.reports.map((x) => x.seq)).toEqual([1, 2, 3, 4]);
-    expect(server.finals()[0]!.jobId).toBe(`release:1.0.0:${m.sha256.slice(0, 12)}`);
+    expect(fx.server.reports.map((x) => x.seq)).toEqual([1, 2, 3, 4]);
+    expect(fx.server.finals()[0]!.jobId).toBe(`release:1.0.0:${m.sha256.slice(0, 12)}`);
     // The artifact is cleaned up after the job; the journal holds no job.
     expect(readdirSync(join(r.dir, "dl"))).toEqual([]);
     expect(r.journal().job).toBeUndefined();
@@ -61,7 +39,7 @@ describe("a normal update", () => {
   });
 
   test("the same version is skipped and reported as already installed", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ version: "1.0.0" });
     const res = await r.run();
     expect(res.code).toBe(0);
@@ -69,37 +47,37 @@ describe("a normal update", () => {
     expect(states()).toEqual(["SUCCEEDED:version_already_installed"]);
     // and a second check does not redo it
     expect((await r.run()).stdout).toContain("nothing to do");
-    expect(server.finals()).toHaveLength(1);
+    expect(fx.server.finals()).toHaveLength(1);
   });
 
   test("force installs the same version again and passes True to the restart hook", async () => {
-    server.publish("release", "1.0.0", "1.0.0", { force: true });
+    fx.server.publish("release", "1.0.0", "1.0.0", { force: true });
     const r = rig({ version: "1.0.0" });
     expect((await r.run()).code).toBe(0);
     expect(r.count("install done")).toBe(1);
     expect(r.log().find((l) => l.startsWith("restart start"))!.split(" ").at(-1)).toBe("True");
     expect(r.log().some((l) => l.startsWith("download start"))).toBe(false); // force skips the download hook, as Upparat
-    expect(server.finals()[0]!.state).toBe("complete_ready");
+    expect(fx.server.finals()[0]!.state).toBe("complete_ready");
   });
 
   test("a file whose digest does not match never reaches the install hook", async () => {
-    server.publish("release", "1.0.0", "1.0.0", { sha256: "0".repeat(64) });
+    fx.server.publish("release", "1.0.0", "1.0.0", { sha256: "0".repeat(64) });
     const r = rig();
     const res = await r.run();
     expect(res.code).toBe(1);
     expect(r.log().some((l) => l.startsWith("install"))).toBe(false);
-    expect(server.finals()[0]).toMatchObject({ status: "FAILED", state: "verification_failed" });
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "verification_failed" });
     expect(readdirSync(join(r.dir, "dl"))).toEqual([]);
   });
 
   test("a version mismatch after restart fails, runs rollback, and is not success", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.writeHook("install", 'echo 0.9.5 > "$T/staged"');
     const res = await r.run();
     expect(res.code).toBe(1);
-    expect(server.finals()[0]).toMatchObject({ status: "FAILED", state: "version_mismatch" });
-    expect(server.finals()[0]!.message).toContain("rolled back");
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "version_mismatch" });
+    expect(fx.server.finals()[0]!.message).toContain("rolled back");
     expect(r.count("rollback done")).toBe(1);
     expect(r.count("ready done")).toBe(0);
   });
@@ -107,41 +85,41 @@ describe("a normal update", () => {
 
 describe("hooks", () => {
   test("exit 3 retries after retry_interval with a growing retry count, then goes on", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.exits("download", 3, 3);
     const res = await r.run();
     expect(res.code).toBe(0);
     const runs = r.log().filter((l) => l.startsWith("download start")).map((l) => l.split(" ")[3]);
     expect(runs).toEqual(["0", "1", "2"]);
-    expect(server.finals()[0]!.state).toBe("complete_ready");
+    expect(fx.server.finals()[0]!.state).toBe("complete_ready");
   });
 
   test("max_retries exhausted fails the job with Upparat's message and rolls back", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.exits("install", 3, 3, 3, 3);
     const res = await r.run();
     expect(res.code).toBe(1);
     expect(r.log().filter((l) => l.startsWith("install start"))).toHaveLength(3);
-    expect(server.finals()[0]).toMatchObject({ status: "FAILED", state: "installation_hook_failed" });
-    expect(server.finals()[0]!.message).toContain("Timeout after");
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "installation_hook_failed" });
+    expect(fx.server.finals()[0]!.message).toContain("Timeout after");
     expect(r.count("rollback done")).toBe(1);
   });
 
   test("a failing hook's last stderr lines are in the report", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.writeHook("install", 'echo "flash: partition /dev/mmcblk0p3 is read-only" >&2; exit 7');
     expect((await r.run()).code).toBe(1);
-    expect(server.finals()[0]!.message).toContain("Exit code: 7");
-    expect(server.finals()[0]!.message).toContain("partition /dev/mmcblk0p3 is read-only");
+    expect(fx.server.finals()[0]!.message).toContain("Exit code: 7");
+    expect(fx.server.finals()[0]!.message).toContain("partition /dev/mmcblk0p3 is read-only");
   });
 
   test("a failed job goes to Sentry once, tagged with its state and error code", async () => {
     const sentry = await startFakeSentry();
     try {
-      server.publish("release", "1.0.0", "1.0.0");
+      fx.server.publish("release", "1.0.0", "1.0.0");
       const r = rig({ set: { service: { sentry: sentry.dsn } } });
       r.writeHook("install", "exit 7");
       expect((await r.run()).code).toBe(1);
@@ -154,15 +132,15 @@ describe("hooks", () => {
   });
 
   test("a hook past its timeout is killed with its whole group and the job fails", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ set: { hooks: { timeout: "1", kill_grace: "0.5" } } });
     r.writeHook("install", `trap '' TERM; sleep 300 & echo $! > "$T/grandchild"; wait`);
     const res = await r.run();
     expect(res.code).toBe(1);
-    expect(server.finals()[0]).toMatchObject({ status: "FAILED", state: "installation_hook_failed" });
-    expect(server.finals()[0]!.message).toContain("timeout");
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "installation_hook_failed" });
+    expect(fx.server.finals()[0]!.message).toContain("timeout");
     const grandchild = Number(readFileSync(join(r.dir, "grandchild"), "utf8"));
-    expect(alive(grandchild)).toBe(false);
+    expect(isAlive(grandchild)).toBe(false);
   });
 });
 
@@ -180,7 +158,7 @@ describe("SIGKILL in every phase, then restart", () => {
     {
       phase: "download", journalState: "download",
       arm: async () => {
-        const h = server.holdAt("/release-1.0.0.img", 4096);
+        const h = fx.server.holdAt("/release-1.0.0.img", 4096);
         return async () => {
           await h.reached;
         };
@@ -193,7 +171,7 @@ describe("SIGKILL in every phase, then restart", () => {
   ];
 
   test.each(phases)("killed in $phase", async ({ journalState, arm }) => {
-    server.publish("release", "1.0.0", "1.0.0".padEnd(64 * 1024, "\n"));
+    fx.server.publish("release", "1.0.0", "1.0.0".padEnd(64 * 1024, "\n"));
     const r = rig();
     r.writeHook("install", 'head -n1 "$4" > "$T/staged"');
     const reached = await arm(r);
@@ -207,13 +185,13 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(r.count("install done")).toBe(1);
     expect(r.count("ready done")).toBe(1);
     expect(r.version()).toBe("1.0.0");
-    expect(server.finals().map((f) => `${f.status}:${f.state}`)).toEqual(["SUCCEEDED:complete_ready"]);
+    expect(fx.server.finals().map((f) => `${f.status}:${f.state}`)).toEqual(["SUCCEEDED:complete_ready"]);
   });
 
   // verify has no hook to pause in: recreate the instant between download and the rename
   // that marks a file verified (the part file complete, the journal in verify).
   test("killed in verify, before the verified rename: verified again, installed once", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     await r.powerCutAt("install");
     r.editJournal(({ job }) => {
@@ -223,14 +201,14 @@ describe("SIGKILL in every phase, then restart", () => {
     const res = await r.run();
     expect(res.code).toBe(0);
     expect(r.count("install done")).toBe(1);
-    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+    expect(fx.server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 
   // Found by scripts/torture: killed after the journal said "restart" but before the restart
   // hook started, the old version was taken for a reboot still pending (exit 4, then a
   // version_mismatch). The restart hook must simply run.
   test("killed in restart before the restart hook started: the restart hook runs, then success", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     await r.powerCutAt("install");
     writeFileSync(join(r.dir, "staged"), "1.0.0\n"); // the install's work, done
@@ -238,29 +216,29 @@ describe("SIGKILL in every phase, then restart", () => {
     const res = await r.run();
     expect(res.code).toBe(0);
     expect(r.log().filter((l) => l.startsWith("restart start"))).toHaveLength(1);
-    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+    expect(fx.server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 
   test("a hook left running by a SIGKILLed otter is ended before its state runs again", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.pauseAt("install");
     const otter = r.start();
     const hookPid = await r.pausedPid("install");
     otter.kill("SIGKILL"); // otter only: the hook leads its own session and lives on
     await otter.exited;
-    expect(alive(hookPid)).toBe(true);
+    expect(isAlive(hookPid)).toBe(true);
     const res = await r.run();
     expect(res.code).toBe(0);
     expect(res.stderr).toContain("ending a hook left running");
-    expect(alive(hookPid)).toBe(false);
+    expect(isAlive(hookPid)).toBe(false);
     expect(r.count("install done")).toBe(1);
   });
 
   test("killed while the final report is in flight: it is sent again, same seq", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
-    const h = server.holdReport((rep) => rep.status === "SUCCEEDED");
+    const h = fx.server.holdReport((rep) => rep.status === "SUCCEEDED");
     const otter = r.start();
     await h.reached;
     otter.kill("SIGKILL");
@@ -271,12 +249,12 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toContain("nothing to do");
     expect(r.count("install done")).toBe(1);
-    expect(server.finals()).toHaveLength(1);
+    expect(fx.server.finals()).toHaveLength(1);
     expect(r.journal().outbox).toEqual([]);
   });
 
   test("a restart hook that reboots (kills otter) is followed by version check, ready and success", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     writeFileSync(join(r.dir, "reboot"), "");
     const first = await r.run();
@@ -288,50 +266,50 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(r.count("restart start 0 0 ")).toBe(0);
     expect(r.log().filter((l) => l.startsWith("restart start"))).toHaveLength(1);
     expect(r.count("install done")).toBe(1);
-    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+    expect(fx.server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 
   test("a restart hook that only schedules a reboot: exit 4 until the new version runs, then success", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.writeHook("restart", 'echo "reboot scheduled"'); // returns 0, the old version still runs
     const first = await r.run();
     expect(first.code).toBe(4);
     expect(r.journal().job.state).toBe("confirmVersion");
-    expect(server.finals()).toEqual([]);
+    expect(fx.server.finals()).toEqual([]);
     writeFileSync(join(r.dir, "version"), "1.0.0\n"); // the reboot happened
     const second = await r.run();
     expect(second.code).toBe(0);
     expect(r.log().filter((l) => l.startsWith("restart start"))).toHaveLength(1);
-    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+    expect(fx.server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 
   test("a scheduled reboot that never comes fails as a version mismatch after max_retries waits", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ set: { hooks: { max_retries: "2" } } });
     r.writeHook("restart", 'echo "reboot scheduled"');
     const codes = [];
     for (let i = 0; i < 3; i++) codes.push((await r.run()).code);
     expect(codes).toEqual([4, 4, 1]);
-    expect(server.finals()[0]).toMatchObject({ status: "FAILED", state: "version_mismatch" });
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "version_mismatch" });
     expect(r.count("rollback done")).toBe(1);
   });
 
   test("a reboot loop is stopped after max_starts with loop_detected, and rolled back", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ set: { service: { max_starts: "2" } } });
     r.writeHook("ready", "kill -9 $PPID; sleep 5");
     for (let i = 0; i < 3; i++) await r.run();
     const last = await r.run();
     expect(last.code).toBe(1);
-    expect(server.finals()[0]).toMatchObject({ status: "FAILED", state: "loop_detected" });
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "loop_detected" });
     expect(r.count("rollback done")).toBe(1);
   });
 });
 
 describe("journal, lock and outbox", () => {
   test("a corrupt journal is moved aside with a log line and otter carries on", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     await Bun.write(join(r.state, "journal.json"), "{ this is not json");
     const res = await r.run();
@@ -341,7 +319,7 @@ describe("journal, lock and outbox", () => {
   });
 
   test("a journal of an unknown schema is moved aside too", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     await Bun.write(join(r.state, "journal.json"), JSON.stringify({ schema: 99, outbox: [], running: {} }));
     const res = await r.run();
@@ -350,7 +328,7 @@ describe("journal, lock and outbox", () => {
   });
 
   test("a lock held by a live otter: the second says who holds it and exits 2", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.pauseAt("install");
     const first = r.start();
@@ -364,7 +342,7 @@ describe("journal, lock and outbox", () => {
   });
 
   test("a lock left by a dead process is taken over", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     const dead = Bun.spawn(["true"]);
     await dead.exited;
@@ -376,31 +354,31 @@ describe("journal, lock and outbox", () => {
   });
 
   test("reports wait in the outbox while the report server is down, then go out in order", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ set: { service: { report_timeout: "1" } } });
-    server.reportStatus = 503;
+    fx.server.reportStatus = 503;
     const first = await r.run();
     expect(first.code).toBe(3);
     expect(r.count("install done")).toBe(1);
     const queued = r.journal().outbox.map((x: any) => x.state);
     expect(queued.at(-1)).toBe("complete_ready");
-    server.reportStatus = 200;
+    fx.server.reportStatus = 200;
     const second = await r.run();
     expect(second.code).toBe(0);
-    expect(server.reports.map((x) => x.state)).toEqual(queued);
+    expect(fx.server.reports.map((x) => x.state)).toEqual(queued);
     expect(r.count("install done")).toBe(1);
   });
 });
 
 describe("daemon", () => {
   test("checks every check_interval, installs a newer version without a restart, stops cleanly on SIGTERM", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     // The policy lets a newer release replace a release at once (no soak, no test period).
     const r = rig({ set: { policy: { new_overrides_old: "release", min_soak: "0" } } });
     const daemon = r.start([]);
-    await waitFor(() => server.finals().length === 1, 20_000, "the first update");
-    server.publish("release", "1.1.0", "1.1.0");
-    await waitFor(() => server.finals().length === 2, 20_000, "the second update, found by a periodic check");
+    await waitFor(() => fx.server.finals().length === 1, 20_000, "the first update");
+    fx.server.publish("release", "1.1.0", "1.1.0");
+    await waitFor(() => fx.server.finals().length === 2, 20_000, "the second update, found by a periodic check");
     expect(r.version()).toBe("1.1.0");
     daemon.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
@@ -408,7 +386,7 @@ describe("daemon", () => {
   });
 
   test("SIGTERM during a hook ends the hook, keeps the job, and the next start finishes it", async () => {
-    server.publish("release", "1.0.0", "1.0.0");
+    fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.pauseAt("install");
     const daemon = r.start([]);
@@ -418,11 +396,11 @@ describe("daemon", () => {
     expect(status.job).toMatchObject({ version: "1.0.0", state: "install" });
     daemon.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
-    expect(alive(hookPid)).toBe(false);
+    expect(isAlive(hookPid)).toBe(false);
     expect(r.journal().job.state).toBe("install");
     expect((await r.run()).code).toBe(0);
     expect(r.count("install done")).toBe(1);
-    expect(server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+    expect(fx.server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 });
 

@@ -5,47 +5,39 @@ import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clientCert, makeCA, serverCert, tempDir, type Issued } from "../helpers/pki.ts";
-import { Rig } from "../helpers/rig.ts";
+import { perTest, type Rig } from "../helpers/rig.ts";
 import { tlsFront, type TlsFront } from "../helpers/tlsfront.ts";
-import { UpdateServer } from "../helpers/updateserver.ts";
 
-let server: UpdateServer;
+const fx = perTest();
 let front: TlsFront;
 let pki: { ca: Issued; dev: Issued };
-const rigs: Rig[] = [];
 
 beforeEach(async () => {
   const dir = tempDir();
   const ca = makeCA(dir, "fleet-ca");
   const srv = serverCert(dir, ca);
   pki = { ca, dev: clientCert(dir, ca, "device-7") };
-  server = new UpdateServer();
-  front = await tlsFront(server.url, { key: srv.key, cert: srv.cert, ca: ca.cert, requestCert: true });
+  front = await tlsFront(fx.server.url, { key: srv.key, cert: srv.cert, ca: ca.cert, requestCert: true });
 });
-afterEach(() => {
-  front.close();
-  server.stop();
-  rigs.splice(0).forEach((r) => r.cleanup());
-});
+afterEach(() => front.close());
 
 function rig(download: Record<string, string>): Rig {
-  const r = new Rig({ serverUrl: front.url, hooks: ["install"], set: { download: { allow_http: "false", ...download } } });
-  rigs.push(r);
+  const r = fx.rig({ serverUrl: front.url, hooks: ["install"], set: { download: { allow_http: "false", ...download } } });
   return r;
 }
 
 describe("private HTTPS server with its own CA and a required client certificate", () => {
   test("manifest, file and reports all go through [download] cafile/certfile/keyfile", async () => {
-    server.publish("release", "2.0.0", "image 2.0.0");
+    fx.server.publish("release", "2.0.0", "image 2.0.0");
     const r = rig({ cafile: pki.ca.certFile, certfile: pki.dev.certFile, keyfile: pki.dev.keyFile });
     const res = await r.run();
     expect(res.stderr).not.toContain("ERROR");
     expect(res.code).toBe(0);
     expect(res.stdout).toContain("SUCCEEDED complete_no_version_check");
-    const paths = server.requests.map((q) => `${q.method} ${q.path}`);
+    const paths = fx.server.requests.map((q) => `${q.method} ${q.path}`);
     expect(paths).toContain("GET /release.json");
     expect(paths).toContain("GET /release-2.0.0.img");
-    expect(server.finals().map((x) => `${x.status}:${x.state}`)).toEqual(["SUCCEEDED:complete_no_version_check"]);
+    expect(fx.server.finals().map((x) => `${x.status}:${x.state}`)).toEqual(["SUCCEEDED:complete_no_version_check"]);
     // every connection (fetch may reuse one) presented the device's certificate
     expect(front.clients.length).toBeGreaterThanOrEqual(1);
     expect(new Set(front.clients)).toEqual(new Set(["device-7"]));
@@ -53,20 +45,20 @@ describe("private HTTPS server with its own CA and a required client certificate
   });
 
   test("without the client certificate nothing is fetched and the check fails (exit 3)", async () => {
-    server.publish("release", "2.0.0", "image 2.0.0");
+    fx.server.publish("release", "2.0.0", "image 2.0.0");
     const r = rig({ cafile: pki.ca.certFile });
     const res = await r.run();
     expect(res.code).toBe(3);
-    expect(server.requests).toEqual([]);
+    expect(fx.server.requests).toEqual([]);
     expect(res.stderr).toContain("no manifest could be fetched");
   });
 
   test("without the CA the server is not trusted", async () => {
-    server.publish("release", "2.0.0", "image 2.0.0");
+    fx.server.publish("release", "2.0.0", "image 2.0.0");
     const r = rig({ certfile: pki.dev.certFile, keyfile: pki.dev.keyFile });
     const res = await r.run();
     expect(res.code).toBe(3);
-    expect(server.requests).toEqual([]);
+    expect(fx.server.requests).toEqual([]);
   });
 });
 
@@ -90,8 +82,7 @@ describe("manifest body cap", () => {
       },
     });
     try {
-      const r = new Rig({ serverUrl: server.url, hooks: ["install"], set: { channels: { release: `http://127.0.0.1:${endless.port}/release.json` } } });
-      rigs.push(r);
+      const r = fx.rig({ hooks: ["install"], set: { channels: { release: `http://127.0.0.1:${endless.port}/release.json` } } });
       const res = await r.run();
       expect(res.stderr).toContain("larger than 1048576 bytes");
       expect(sent).toBeLessThan(32 * 2 ** 20);
@@ -105,8 +96,7 @@ describe("manifest body cap", () => {
     const dir = tempDir();
     const path = join(dir, "release.json");
     writeFileSync(path, JSON.stringify({ version: "1", url: "x.img", sha256: "0".repeat(64), meta: "x".repeat(2 ** 20) }));
-    const r = new Rig({ serverUrl: server.url, hooks: ["install"], set: { channels: { release: `file://${path}` } } });
-    rigs.push(r);
+    const r = fx.rig({ hooks: ["install"], set: { channels: { release: `file://${path}` } } });
     const res = await r.run();
     expect(res.stderr).toContain("larger than 1048576 bytes");
   });

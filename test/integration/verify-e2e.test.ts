@@ -3,37 +3,27 @@
 // report says verification_failed; require_signature refuses an unsigned manifest; a
 // tar.gz gives the install hook a folder; a zip-slip tar is refused with archive_rejected
 // and nothing is written outside.
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { dirname, join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { issue, makeCA, makeKey, tempDir } from "../helpers/pki.ts";
-import { Rig, type Ini } from "../helpers/rig.ts";
+import { perTest, type Ini, type Rig } from "../helpers/rig.ts";
 import { tarball } from "../helpers/tarball.ts";
-import { UpdateServer } from "../helpers/updateserver.ts";
 
-let server: UpdateServer;
-const rigs: Rig[] = [];
-beforeEach(() => {
-  server = new UpdateServer();
-});
-afterEach(() => {
-  server.stop();
-  rigs.splice(0).forEach((r) => r.cleanup());
-});
+const fx = perTest();
 
 // The install hook records what it was given: a file's text, or a folder's listing.
 function rig(set: Ini = {}): Rig {
-  const r = new Rig({ serverUrl: server.url, hooks: ["install"], set });
+  const r = fx.rig({ hooks: ["install"], set });
   r.writeHook("install", 'if [ -d "$4" ]; then (cd "$4" && find . -type f | sort) > "$T/given"; echo dir >> "$T/given"; else cp "$4" "$T/given"; fi');
-  rigs.push(r);
   return r;
 }
 
 const given = (r: Rig) => (existsSync(join(r.dir, "given")) ? readFileSync(join(r.dir, "given"), "utf8") : undefined);
-const finals = () => server.finals().map((x) => `${x.status}:${x.state}`);
+const finals = () => fx.server.finals().map((x) => `${x.status}:${x.state}`);
 
 /** base64 of `openssl dgst -sha256 -sign key` over body */
 function sign(keyFile: string, body: string | Buffer): string {
@@ -52,7 +42,7 @@ function publicKey(keyFile: string): string {
 describe("signed manifests", () => {
   test("ECDSA P-256 with [verify] public_key installs", async () => {
     const key = makeKey(tempDir(), "signer", "ec256");
-    server.publish("release", "1.0.0", "image 1.0.0", { signature: sign(key, "image 1.0.0") });
+    fx.server.publish("release", "1.0.0", "image 1.0.0", { signature: sign(key, "image 1.0.0") });
     const r = rig({ verify: { public_key: publicKey(key), require_signature: "true" } });
     const res = await r.run();
     expect(res.code).toBe(0);
@@ -64,7 +54,7 @@ describe("signed manifests", () => {
     const dir = tempDir();
     const ca = makeCA(dir, "code-ca");
     const signer = issue(dir, ca, "signer");
-    server.publish("release", "1.0.0", "image 1.0.0", { signature: { value: sign(signer.keyFile, "image 1.0.0"), algorithm: "sig-sha256-ecdsa", certificate: signer.cert } });
+    fx.server.publish("release", "1.0.0", "image 1.0.0", { signature: { value: sign(signer.keyFile, "image 1.0.0"), algorithm: "sig-sha256-ecdsa", certificate: signer.cert } });
     const r = rig({ verify: { ca: ca.certFile, require_signature: "true" } });
     const res = await r.run();
     expect(res.code).toBe(0);
@@ -76,7 +66,7 @@ describe("signed manifests", () => {
     const ca = makeCA(dir, "code-ca");
     const rogue = makeCA(dir, "rogue-ca");
     const signer = issue(dir, rogue, "signer");
-    server.publish("release", "1.0.0", "image 1.0.0", { signature: { value: sign(signer.keyFile, "image 1.0.0"), algorithm: "sig-sha256-ecdsa", certificate: signer.cert } });
+    fx.server.publish("release", "1.0.0", "image 1.0.0", { signature: { value: sign(signer.keyFile, "image 1.0.0"), algorithm: "sig-sha256-ecdsa", certificate: signer.cert } });
     const r = rig({ verify: { ca: ca.certFile } });
     const res = await r.run();
     expect(res.code).toBe(1);
@@ -86,8 +76,8 @@ describe("signed manifests", () => {
 
   test("a tampered file (not the manifest's sha256) never reaches the install hook", async () => {
     const key = makeKey(tempDir(), "signer", "ec256");
-    server.publish("release", "1.0.0", "image 1.0.0", { signature: sign(key, "image 1.0.0") });
-    server.files.set("/release-1.0.0.img", new TextEncoder().encode("image 1.0.X"));
+    fx.server.publish("release", "1.0.0", "image 1.0.0", { signature: sign(key, "image 1.0.0") });
+    fx.server.files.set("/release-1.0.0.img", new TextEncoder().encode("image 1.0.X"));
     const r = rig({ verify: { public_key: publicKey(key) } });
     const res = await r.run();
     expect(res.code).toBe(1);
@@ -99,33 +89,33 @@ describe("signed manifests", () => {
 
   test("a wrong signature (file and sha256 swapped together) never reaches the install hook", async () => {
     const key = makeKey(tempDir(), "signer", "ec256");
-    server.publish("release", "1.0.0", "evil 1.0.0", { signature: sign(key, "image 1.0.0") });
+    fx.server.publish("release", "1.0.0", "evil 1.0.0", { signature: sign(key, "image 1.0.0") });
     const r = rig({ verify: { public_key: publicKey(key) } });
     const res = await r.run();
     expect(res.code).toBe(1);
     expect(given(r)).toBeUndefined();
-    const final = server.finals()[0]!;
+    const final = fx.server.finals()[0]!;
     expect(final.state).toBe("verification_failed");
     expect(final.message).toContain("signature does not match");
   });
 
   test("require_signature refuses an unsigned manifest", async () => {
     const key = makeKey(tempDir(), "signer", "ec256");
-    server.publish("release", "1.0.0", "image 1.0.0");
+    fx.server.publish("release", "1.0.0", "image 1.0.0");
     const r = rig({ verify: { public_key: publicKey(key), require_signature: "true" } });
     const res = await r.run();
     expect(res.code).toBe(1);
     expect(given(r)).toBeUndefined();
     expect(finals()).toEqual(["FAILED:verification_failed"]);
-    expect(server.finals()[0]!.message).toContain("not signed");
+    expect(fx.server.finals()[0]!.message).toContain("not signed");
   });
 });
 
 describe("archives", () => {
   function publishArchive(bytes: Buffer): void {
-    server.files.set("/release-1.0.0.tar.gz", new Uint8Array(bytes));
+    fx.server.files.set("/release-1.0.0.tar.gz", new Uint8Array(bytes));
     const manifest = { version: "1.0.0", url: "release-1.0.0.tar.gz", size: bytes.length, sha256: createHash("sha256").update(bytes).digest("hex"), archive: "tar.gz" };
-    server.files.set("/release.json", new TextEncoder().encode(JSON.stringify(manifest)));
+    fx.server.files.set("/release.json", new TextEncoder().encode(JSON.stringify(manifest)));
   }
 
   test('"archive": "tar.gz" gives the install hook a folder', async () => {
