@@ -4,10 +4,10 @@
 // has a timeout; a failure carries the hook's last lines.
 import type { Config } from "./config.ts";
 import { Cancelled, HookFailed, HookRetriesExhausted, HookTimeout } from "./errors.ts";
-import { runHook, signalGroup } from "./hooks.ts";
+import { runHook } from "./hooks.ts";
 import type { Journal } from "./journal.ts";
 import { log } from "./log.ts";
-import { identify, stillRunning } from "./proc.ts";
+import { identify, stillRunning, stopGroup } from "./proc.ts";
 import { sleep } from "./sleep.ts";
 
 export type HookName = "version" | "download" | "install" | "restart" | "ready" | "rollback";
@@ -81,9 +81,7 @@ export async function endLeftoverHook(journal: Journal, graceMs: number): Promis
   if (!left) return;
   if (stillRunning(left)) {
     log.warn("ending a hook left running by an otter that was killed", { pid: left.pid });
-    signalGroup(left.pid, "SIGTERM");
-    for (let waited = 0; waited < graceMs && stillRunning(left); waited += 50) await sleep(50);
-    signalGroup(left.pid, "SIGKILL");
+    await stopGroup(left.pid, graceMs);
   }
   delete journal.data.job!.hookProcess;
   journal.save();

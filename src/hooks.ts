@@ -10,10 +10,11 @@
 //
 // Because the hook has its own session, a Ctrl-C or SIGTERM sent to otter does not reach
 // it: stopping otter must abort `signal`. A SIGKILLed otter leaves its hook running; a
-// caller that journals the pid from `onSpawn` can end that group with signalGroup on restart.
+// caller that journals the pid from `onSpawn` can end that group with stopGroup (src/proc.ts) on restart.
 import { spawn, type ChildProcess } from "node:child_process";
 import { HookFailed } from "./errors.ts";
 import { LineTail } from "./lines.ts";
+import { signalGroup } from "./proc.ts";
 import { sleep } from "./sleep.ts";
 
 export interface HookRun {
@@ -56,16 +57,6 @@ const DRAIN_MS = 500;
 const POLL_MS = 20;
 // setTimeout fires at once for delays beyond 2^31-1 ms.
 const MAX_DELAY = 2 ** 31 - 1;
-
-/** Signal every process in a group; false when no process is left in it. */
-export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
-  try {
-    process.kill(-pgid, signal);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code !== "ESRCH";
-  }
-}
 
 /** Run a hook to its end. Rejects (HookFailed) only when it cannot be started at all. */
 export async function runHook(run: HookRun): Promise<HookResult> {

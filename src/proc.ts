@@ -1,6 +1,8 @@
-// Identity of a process across otter restarts: a pid alone may be reused (after a reboot
-// surely), so a pid is only "the same process" with the same boot id and start time.
+// Processes and process groups otter starts (hooks, the workload): their identity across
+// otter restarts (a pid alone may be reused, after a reboot surely, so a pid is only "the
+// same process" with the same boot id and start time), and ending a whole group.
 import { readdirSync, readFileSync } from "node:fs";
+import { sleep } from "./sleep.ts";
 
 export interface ProcessId {
   pid: number;
@@ -60,4 +62,34 @@ export function groupRunning(pgid: number): boolean {
     if (Number(pgrp) === pgid && state !== "Z") return true;
   }
   return false;
+}
+
+/** Signal every process in a group; false when no process is left in it. */
+export function signalGroup(pgid: number, signal: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== "ESRCH";
+  }
+}
+
+const POLL_MS = 50;
+const KILL_WAIT_MS = 5000;
+
+// Wait until no process of the group runs, or ms have passed; true when none does.
+async function groupGone(pgid: number, ms: number): Promise<boolean> {
+  for (let waited = 0; waited < ms; waited += POLL_MS) {
+    if (!groupRunning(pgid)) return true;
+    await sleep(POLL_MS);
+  }
+  return !groupRunning(pgid);
+}
+
+/** TERM a process group, then KILL what is left after graceMs (also for an orphaned group). */
+export async function stopGroup(pgid: number, graceMs: number): Promise<void> {
+  if (!signalGroup(pgid, "SIGTERM")) return;
+  if (await groupGone(pgid, graceMs)) return;
+  signalGroup(pgid, "SIGKILL");
+  await groupGone(pgid, KILL_WAIT_MS);
 }

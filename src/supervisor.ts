@@ -6,8 +6,8 @@ import type { Config } from "./config.ts";
 import { appendHistory } from "./history.ts";
 import type { Journal } from "./journal.ts";
 import { log } from "./log.ts";
-import { identify, stillRunning } from "./proc.ts";
-import { startWorkload, stopGroup, type Workload, type WorkloadExit } from "./workload.ts";
+import { identify, stillRunning, stopGroup } from "./proc.ts";
+import { startWorkload, type Workload, type WorkloadExit } from "./workload.ts";
 
 // States in which an install has begun: the old image may be half replaced, no workload runs.
 const INSTALLING = new Set(["restart", "confirmVersion", "ready", "rollback"]);

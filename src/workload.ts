@@ -2,9 +2,7 @@
 // ready check and keeps as its own child, in its own process group, so it learns of its
 // death at once (rule 1 of the policy) and can stop the whole group on update or shutdown.
 import { spawn } from "node:child_process";
-import { signalGroup } from "./hooks.ts";
-import { groupRunning } from "./proc.ts";
-import { sleep } from "./sleep.ts";
+import { stopGroup } from "./proc.ts";
 
 export interface WorkloadExit {
   /** exit status, when it exited by itself */
@@ -29,26 +27,6 @@ export interface WorkloadOptions {
   graceMs?: number;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
-}
-
-const POLL_MS = 50;
-const KILL_WAIT_MS = 5000;
-
-// Wait until no process of the group runs, or ms have passed; true when none does.
-async function groupGone(pgid: number, ms: number): Promise<boolean> {
-  for (let waited = 0; waited < ms; waited += POLL_MS) {
-    if (!groupRunning(pgid)) return true;
-    await sleep(POLL_MS);
-  }
-  return !groupRunning(pgid);
-}
-
-/** TERM a process group, then KILL what is left after graceMs (also for an orphaned group). */
-export async function stopGroup(pgid: number, graceMs: number): Promise<void> {
-  if (!signalGroup(pgid, "SIGTERM")) return;
-  if (await groupGone(pgid, graceMs)) return;
-  signalGroup(pgid, "SIGKILL");
-  await groupGone(pgid, KILL_WAIT_MS);
 }
 
 /**
