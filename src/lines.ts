@@ -4,8 +4,8 @@
 /** Longest line kept; a longer run without a newline is cut into lines of this size. */
 export const MAX_LINE = 4096;
 
-// CSI (colours, cursor moves), OSC (titles, links) and two-byte ESC sequences.
-const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?/g;
+/** ANSI escape sequences: CSI (colours, cursor moves), OSC (titles, links), two-byte ESC; cut-off ones too. */
+export const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]?|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-_]?/g;
 const CONTROLS = /[\x00-\x1f\x7f-\x9f]/g;
 
 /** Remove ANSI escape sequences and control characters (AWS rejects them in statusDetails). */

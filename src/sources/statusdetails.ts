@@ -3,21 +3,22 @@
 // format characters (Unicode category C). `sanitize` makes anything fit; `problemOf` says
 // why a given map would be rejected (the jobs emulator answers InvalidRequest with it).
 
+import { ESCAPES } from "../lines.ts";
+
 export const MAX_PAIRS = 10;
 export const MAX_KEY = 128;
 export const MAX_VALUE = 1024;
 const KEY = /^[a-zA-Z0-9:_-]{1,128}$/;
-const ANSI = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]/g;
 const CONTROL = /\p{C}/gu;
 
 /** One statusDetails value from any text: ANSI codes and control characters gone, a `\r`
  *  progress bar reduced to what a terminal would show last, lines joined, ≤ 1024 chars. */
 export function sanitizeValue(text: string): string {
+  // Line by line: a cut-off escape sequence must not take the lines after it along.
   const lines = text
-    .replace(ANSI, "")
     .split(/\r?\n/)
     .map((line) => line.slice(line.lastIndexOf("\r") + 1))
-    .map((line) => line.replace(CONTROL, "").trim())
+    .map((line) => line.replace(ESCAPES, "").replace(CONTROL, "").trim())
     .filter(Boolean);
   const value = lines.join(" ").replace(/\s+/g, " ");
   if (!value) return "none";
