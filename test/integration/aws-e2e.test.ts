@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
 import { JobsEmulator } from "../../scripts/jobs-emulator.ts";
 import { Mosquitto } from "../helpers/mosquitto.ts";
-import { OTTER, Rig, killGroup, type Ini } from "../helpers/rig.ts";
+import { OTTER, Rig, killGroup, waitFor, type Ini } from "../helpers/rig.ts";
 import { UpdateServer } from "../helpers/updateserver.ts";
 
 let broker: Mosquitto;
@@ -158,6 +158,8 @@ describe("otter with AWS IoT Jobs", () => {
     emu.createJob({ jobId: "upparat_e2e_cancel", document: { action: "upparat-update", version: "2.0.0", file: `${server.url}/aws-2.0.0.img` }, things: [thing] });
     const run = rig.run();
     await hold.reached;
+    // download_start goes out through the outbox while the download runs: cancel only after AWS took it.
+    await waitFor(() => (emu.execution("upparat_e2e_cancel", thing)?.updates.length ?? 0) > 0, 10_000, "download_start to reach AWS");
     emu.cancelJob("upparat_e2e_cancel", { force: true });
     const res = await run;
     hold.release(false);
