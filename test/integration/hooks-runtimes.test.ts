@@ -32,7 +32,7 @@ for (const runtime of Object.keys(RUNTIMES)) {
 
     test("timeout kills a TERM-ignoring hook and its grandchild holding stdout", async () => {
       const log = join(tmp, `${runtime.replace(" ", "-")}.log`);
-      const { result } = drive(runtime, "stubborn", 1500, { HOOK_LOG: log });
+      const { result } = drive(runtime, "stubborn", 3000, { HOOK_LOG: log });
       const [, hook, grandchild] = /pids (\d+) (\d+)/.exec(readFileSync(log, "utf8"))!.map(Number);
       expect(result).toMatchObject({ timedOut: true, signal: "SIGKILL" });
       expect([await diesWithin(hook!), await diesWithin(grandchild!)]).toEqual([true, true]);

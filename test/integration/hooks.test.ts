@@ -86,7 +86,7 @@ describe("runHook", () => {
   });
 
   test("timeout: a hook that ignores TERM and its grandchild holding stdout are both killed", async () => {
-    const { result, log } = await run("stubborn", { timeoutMs: 1500, killGraceMs: 300 });
+    const { result, log } = await run("stubborn", { timeoutMs: 3000, killGraceMs: 300 });
     const text = readFileSync(log, "utf8");
     const [, hook, grandchild] = /pids (\d+) (\d+)/.exec(text)!.map(Number);
     expect(result).toMatchObject({ timedOut: true, cancelled: false, exitCode: null, signal: "SIGKILL" });
