@@ -19,7 +19,17 @@ import { checkpoint, checkSpace, CHECKPOINT_MS, openPart, restart, resumePoint, 
 import { log } from "./log.ts";
 import { sleep } from "./sleep.ts";
 
-export interface ResumePoint { bytes: number; etag?: string; lastModified?: string; fetched: number; attempts: number }
+export interface ResumePoint {
+  /** fsynced: survives a power cut */
+  bytes: number;
+  /** the validator of every byte in the part file */
+  etag?: string;
+  lastModified?: string;
+  fetched: number;
+  attempts: number;
+  /** boot id at the checkpoint: within the same boot, bytes written after it are kept too */
+  boot?: string;
+}
 export interface DownloadProgress { bytes: number; total?: number; bytesPerSecond: number }
 export interface DownloadRequest {
   /** https://, http:// (only if options.allow_http), file:// (only if allow_http) or an absolute path */
@@ -174,6 +184,9 @@ async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: st
       if (check === "refresh") return { url: await refresh(req, p) };
       return check === "check-disk" ? checkDisk(req, p) : "restart";
     }
+    // A new file (or a restart): journal its validator before its first byte lands, so the
+    // bytes a resume keeps always belong to the validator the journal names.
+    if (p.offset === 0) await req.onCheckpoint?.(resumePoint(p));
     const end = res.statusCode === 206 ? parseContentRange(header(res, "content-range"))!.end + 1 : undefined;
     try {
       for await (const chunk of res.body) {

@@ -1,12 +1,16 @@
 // The part file a download writes: opened fresh or from a checkpoint (prefix re-hashed
 // once), restarted from zero when the server's answer says so, and checkpointed — fdatasync
-// beside the stream, then onCheckpoint — so only fsynced bytes are ever trusted on resume.
+// beside the stream, then onCheckpoint. What a resume trusts depends on what happened:
+// - same boot (otter killed or crashed): every byte written is in the page cache, synced or
+//   not, so the whole file is kept and a SIGKILL costs no re-fetch;
+// - another boot (power cut, reboot): only the fsynced prefix the checkpoint names.
 import { createHash, type Hash } from "node:crypto";
-import { constants, fdatasync, fstatSync, ftruncateSync, openSync, readSync, statfsSync } from "node:fs";
+import { constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { DownloadRequest, ResumePoint } from "./download.ts";
 import { DownloadNoSpace } from "./errors.ts";
 import { log } from "./log.ts";
+import { bootId } from "./proc.ts";
 
 /** fsync + onCheckpoint cadence: every [download] sync_interval bytes or CHECKPOINT_MS. The
  * fsync runs beside the stream (libuv thread) so the disk flushes while the network keeps
@@ -40,13 +44,17 @@ export interface Part {
   progressBytes: number;
 }
 
-// Open the part file: fresh = empty; resume = keep only the fsynced prefix and re-hash it once.
+// Open the part file: fresh = empty; resume = keep what the checkpoint vouches for (see
+// above) and re-hash it once.
 export async function openPart(req: DownloadRequest): Promise<Part> {
   const fd = openSync(req.partPath, constants.O_RDWR | constants.O_CREAT, 0o600);
   const r = req.resume;
-  let keep = r && r.bytes > 0 && fstatSync(fd).size >= r.bytes ? r.bytes : 0;
+  const size = fstatSync(fd).size;
+  const boot = bootId();
+  let keep = r && size >= r.bytes ? (boot && r.boot === boot ? size : r.bytes) : 0;
   if (req.expectedSize !== undefined && keep > req.expectedSize) keep = 0;
   if (r && r.bytes > 0 && keep === 0) log.warn("download: part file shorter than its checkpoint; starting again", { path: req.partPath });
+  if (keep > (r?.bytes ?? 0)) fdatasyncSync(fd); // what is kept counts as checkpointed: make it so
   ftruncateSync(fd, keep);
   const hash = createHash("sha256");
   const buf = Buffer.allocUnsafe(2 ** 20);
@@ -66,7 +74,7 @@ export async function openPart(req: DownloadRequest): Promise<Part> {
 }
 
 export function resumePoint(p: Part): ResumePoint {
-  return { bytes: p.checkpointed, etag: p.etag, lastModified: p.lastModified, fetched: p.fetched, attempts: p.attempts };
+  return { bytes: p.checkpointed, etag: p.etag, lastModified: p.lastModified, fetched: p.fetched, attempts: p.attempts, boot: bootId() };
 }
 
 // Forget what is on disk: truncate to zero and hash afresh.

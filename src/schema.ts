@@ -75,7 +75,7 @@ export const SCHEMA = [
   { section: "download", key: "max_attempts", kind: "int", def: "10", min: 1, doc: "connection attempts per job before it fails" },
   { section: "download", key: "budget_factor", kind: "number", def: "3", min: 1, doc: "bytes fetched per job may be at most this times the file size" },
   { section: "download", key: "bandwidth_limit", kind: "bytes", def: "0", min: 0, doc: "bytes/s cap for metered links (0 = none)" },
-  { section: "download", key: "sync_interval", kind: "bytes", def: "4M", min: 65536, max: 1073741824, doc: "fdatasync the part file and record the resume point every this many bytes (or 2 s); at most 1.5 times this is fetched again after a power cut. Larger is faster on slow flash" },
+  { section: "download", key: "sync_interval", kind: "bytes", def: "16M", min: 65536, max: 1073741824, doc: "fdatasync the part file and record the resume point every this many bytes (or 2 s); at most 1.5 times this is fetched again after a power cut (a killed otter keeps every byte written). Larger costs less CPU; smaller keeps less unwritten data in RAM" },
   { section: "download", key: "cafile", kind: "file", doc: "CA for HTTPS: files, manifests and report_url" },
   { section: "download", key: "certfile", kind: "file", doc: "client certificate for HTTPS: files, manifests and report_url" },
   { section: "download", key: "keyfile", kind: "file", secret: true, doc: "client key for certfile" },

@@ -1,8 +1,8 @@
 // A tiny entry that runs download() the way the pipeline will, for the built-binary test and
-// scripts/bench-download (until `otter install URL` exists):
+// what built artifacts do without the pipeline:
 //   fetch-cli CONFIG URL PART [--sha256 HEX] [--size N] [--journal FILE]
 // The journal holds the last ResumePoint (written atomically at each checkpoint), so a
-// killed run resumes where the fsynced bytes end. Prints the DownloadResult as JSON.
+// killed run resumes as otter does (see src/partfile.ts). Prints the DownloadResult as JSON.
 import { existsSync, readFileSync } from "node:fs";
 import { writeFileAtomic } from "../../src/atomic.ts";
 import { loadConfig } from "../../src/config.ts";

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { parseConfig, type Config } from "../../src/config.ts";
 import { download, type DownloadRequest, type ResumePoint } from "../../src/download.ts";
 import { OtterError } from "../../src/errors.ts";
+import { bootId } from "../../src/proc.ts";
 import { startConnectProxy, startServer, type Handler, type Running } from "../helpers/flakyserver.ts";
 import { clientCert, makeCA, serverCert, tempDir } from "../helpers/pki.ts";
 
@@ -221,13 +222,13 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect((await failure(download(request(`${s.url}/old`)))).code).toBe("DOWNLOAD_HTTP");
   });
 
-  test("resume after a crash: only the checkpointed prefix is kept, then Range continues", async () => {
+  test("resume after a power cut (another boot): only the checkpointed prefix is kept, then Range continues", async () => {
     const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"' }));
     const dir = tempDir();
     const part = join(dir, "file.part");
     // 1 MiB checkpointed, plus a torn tail that was never fsynced.
     writeFileSync(part, Buffer.concat([FILE.subarray(0, MiB), randomBytes(5000)]));
-    const resume: ResumePoint = { bytes: MiB, etag: '"v1"', fetched: MiB + 5000, attempts: 2 };
+    const resume: ResumePoint = { bytes: MiB, etag: '"v1"', fetched: MiB + 5000, attempts: 2, boot: "00000000-0000-0000-0000-000000000000" };
     const res = await download(request(`${s.url}/f`, { partPath: part, resume }));
     expect(res.sha256).toBe(SHA);
     expect(s.seen.length).toBe(1);
@@ -235,6 +236,33 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(s.seen[0]!.headers["if-range"]).toBe('"v1"');
     expect(res.fetched).toBe(FILE.length + 5000);
     expect(s.sent).toBe(FILE.length - MiB);
+  });
+
+  test("resume after a kill in the same boot: bytes written past the checkpoint are kept too", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"' }));
+    const part = join(tempDir(), "file.part");
+    const written = 2 * MiB + 777; // 1 MiB fsynced, the rest still in the page cache when otter died
+    writeFileSync(part, FILE.subarray(0, written));
+    const resume: ResumePoint = { bytes: MiB, etag: '"v1"', fetched: written, attempts: 0, boot: bootId() };
+    const seen: ResumePoint[] = [];
+    const res = await download(request(`${s.url}/f`, { partPath: part, resume, onCheckpoint: (r) => void seen.push(r) }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen.map((q) => [q.headers.range, q.headers["if-range"]])).toEqual([[`bytes=${written}-`, '"v1"']]);
+    expect(s.sent).toBe(FILE.length - written);
+    expect(seen.every((r) => r.bytes >= written)).toBe(true); // what was kept is never re-journaled as less
+  });
+
+  test("a new file's validator is journaled before its first byte, also after a restart", async () => {
+    const next = randomBytes(FILE.length);
+    const part = join(tempDir(), "file.part");
+    writeFileSync(part, FILE.subarray(0, MiB));
+    const s = await serve((_, r) => r.serve(next, { etag: '"v2"' })); // the file changed while otter was down
+    const seen: ResumePoint[] = [];
+    const resume: ResumePoint = { bytes: MiB, etag: '"v1"', fetched: MiB, attempts: 0, boot: bootId() };
+    await download(request(`${s.url}/f`, { partPath: part, resume, sha256: sha(next), onCheckpoint: (r) => void seen.push(r) }));
+    expect(s.seen[0]!.headers["if-range"]).toBe('"v1"');
+    expect(seen[0]).toMatchObject({ bytes: 0, etag: '"v2"' });
+    expect(seen.every((r) => r.etag === '"v2"')).toBe(true);
   });
 
   test("resume of a complete part file: the digest says done without a request", async () => {
