@@ -68,6 +68,8 @@ export interface RunningImage {
   readyFailed?: boolean;
   /** the supervised workload died on its own (policy rule 1) */
   workloadDied?: boolean;
+  /** installs in a row that rule 1 allowed (a reflash after a death); policy.max_reflashes bounds them */
+  reflashes?: number;
   /** the workload should run: started after a good ready, restarted when otter restarts */
   workloadRunning?: boolean;
   /** the workload's /bin/sh leader (= its process group), to end a group a killed otter left */

@@ -6,7 +6,8 @@
 //   denied   an id given to `otter deny` is never chosen, approvals on or off → rejected
 //   failed   an offer id that failed on this device before is not taken again
 //   rules    explicit offers (no channel: AWS jobs, `otter install`) pass; otherwise
-//            nothing installed → any; 1 workload died / ready failed → any;
+//            nothing installed → any; 1 workload died / ready failed → any (at most
+//            max_reflashes times in a row, then the other rules);
 //            "newer" (or force) required, then 2 test_period, 3 priority / same_channel
 //   choice   explicit offers first (source order), then highest priority, then newest
 //   min_soak rules 2–3 wait until the running image has run min_soak
@@ -162,7 +163,9 @@ function allowedByRules(offer: Offer, input: PolicyInput, ex: Explain): Allowed 
   if (r.version === undefined) return ex.say(offer, "newer", true, `nothing is installed yet, so ${label(offer)} may install`) ? free : undefined;
   if (r.workloadDied || r.readyFailed) {
     const what = r.workloadDied ? "workload died" : "ready check failed";
-    return ex.say(offer, "workload", true, `${runningLabel(r)}'s ${what}, so ${label(offer)} may install now`) ? free : undefined;
+    const done = r.reflashes ?? 0;
+    if (done < p.max_reflashes) return ex.say(offer, "workload", true, `${runningLabel(r)}'s ${what}, so ${label(offer)} may install now`) ? free : undefined;
+    ex.say(offer, "workload", false, `${runningLabel(r)}'s ${what} after ${done} reflashes in a row (max_reflashes ${p.max_reflashes}); only the other rules may replace it`);
   }
   const cmp = compareVersions(offer.version, r.version);
   if (cmp <= 0 && !offer.force) return void ex.say(offer, "newer", false, `${label(offer)} is not newer than ${runningLabel(r)}`);

@@ -47,7 +47,8 @@ export function formatStatus(s: ReturnType<typeof statusOf>): string {
   } else lines.push("job: none");
   lines.push(`reports waiting: ${s.outbox}`);
   const w = s.running;
-  if (w.workloadRunning || w.workloadDied) lines.push(`workload: ${w.workloadDied ? "died" : w.workloadProcess ? `running (pid ${w.workloadProcess.pid})` : "to be started"}`);
+  const reflashed = w.reflashes ? ` (after ${w.reflashes} reflash${w.reflashes > 1 ? "es" : ""} in a row)` : "";
+  if (w.workloadRunning || w.workloadDied) lines.push(`workload: ${w.workloadDied ? "died" : w.workloadProcess ? `running (pid ${w.workloadProcess.pid})` : "to be started"}${reflashed}`);
   for (const p of s.pendingApprovals) {
     const auto = p.autoApproveAt === null ? "" : `, auto-approved at ${new Date(p.autoApproveAt).toISOString()} unless denied`;
     lines.push(`pending approval: ${p.id} since ${new Date(p.since).toISOString()}${auto}: otter approve ${p.id} | otter deny ${p.id}`);

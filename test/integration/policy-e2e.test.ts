@@ -285,6 +285,23 @@ describe("supervised workload", () => {
     expect(r.log().filter((l) => l.startsWith("restart start")).map((l) => l.split(" ").at(-1))).toEqual(["", "True"]);
   });
 
+  test("a workload that dies after every flash: reflashed max_reflashes times, then left alone and explained", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig({ max_reflashes: "2" });
+    // Dies a moment after each start (a board that kills every image).
+    r.configure({ policy: { workload: `echo "workload $(cat '${r.dir}/version')" >> '${r.dir}/log'; sleep 0.3; exit 1` } });
+    const { out } = daemon(r);
+    await waitFor(() => r.journal()?.running?.reflashes === 2 && r.journal().running.workloadDied === true, 30_000, "two reflashes and a third death");
+    await Bun.sleep(2500); // more checks (check_interval 1 s): none may flash again
+    expect(r.count("install done")).toBe(3); // the install, then two reflashes
+    expect(r.count("workload 1.0.0")).toBe(3);
+    expect(out.stderr.match(/workload of version 1\.0\.0 exited/g)?.length).toBe(3);
+    const plan = await r.run(["plan"]);
+    expect(plan.stdout).toContain("after 2 reflashes in a row (max_reflashes 2)");
+    expect(plan.stdout).toMatch(/^nothing to do/m);
+    expect((await r.run(["status"])).stdout).toContain("workload: died (after 2 reflashes in a row)");
+  });
+
   test("a workload left by a SIGKILLed otter is ended before the next daemon starts a new one", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig();

@@ -180,6 +180,25 @@ const rules: Row[] = [
     expect: { kind: "update", offer: "nightly:1.0", reasons: [["nightly:1.0", "workload", true]] },
   },
   {
+    name: "max_reflashes reflashes in a row close rule 1: the same version is not flashed again",
+    running: running("nightly", "3.0", 1, { workloadDied: true, reflashes: 3 }),
+    offers: [nightly("3.0")],
+    expect: { kind: "nothing", reasons: [["nightly:3.0", "workload", false], ["nightly:3.0", "newer", false]], says: "after 3 reflashes in a row (max_reflashes 3)" },
+  },
+  {
+    name: "below max_reflashes rule 1 still reflashes",
+    running: running("nightly", "3.0", 1, { workloadDied: true, reflashes: 4 }),
+    offers: [nightly("3.0")],
+    ini: "max_reflashes = 5",
+    expect: { kind: "update", offer: "nightly:3.0", reasons: [["nightly:3.0", "workload", true]] },
+  },
+  {
+    name: "rule 1 closed: a higher-priority newer offer comes by rule 3, after min_soak",
+    running: running("nightly", "3.0", 10, { workloadDied: true, reflashes: 3 }),
+    offers: [release("4.0")],
+    expect: { kind: "wait", until: NOW + 20 * H, waitingFor: "min_soak", reasons: [["release:4.0", "workload", false], ["release:4.0", "priority", true]] },
+  },
+  {
     name: "rule 1 picks the highest priority, not the newest",
     running: running("nightly", "3.0", 1, { workloadDied: true }),
     offers: [nightly("3.1"), weekly("2.5"), release("1.0")],
