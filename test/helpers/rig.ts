@@ -1,13 +1,15 @@
 // A device on disk for pipeline tests: a temp folder with real hook scripts that log
 // their argv, an otter.ini pointing at them, and helpers to run the built otter, pause a
 // hook mid-way and kill everything like a power cut.
-import { existsSync, mkdtempSync, readFileSync, writeFileSync, chmodSync, rmSync, mkdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync, chmodSync, rmSync, mkdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterEach, beforeEach } from "bun:test";
 import { UpdateServer } from "./updateserver.ts";
 
 export const OTTER = resolve(process.env.OTTER_BIN ?? join(import.meta.dir, "../../dist/otter-linux-x64"));
+/** The single-file bundle as 32-bit ARM devices run it. */
+export const NODE_BUNDLE = ["node", resolve(join(import.meta.dir, "../../dist/otter.mjs"))];
 
 export const HOOKS = ["version", "download", "install", "restart", "ready", "rollback"] as const;
 export type HookName = (typeof HOOKS)[number];
@@ -32,6 +34,8 @@ export interface RigOptions {
   hooks?: readonly HookName[];
   set?: Ini;
   version?: string;
+  /** how to run otter (default: the built binary) */
+  command?: string[];
 }
 
 export interface RunResult {
@@ -45,8 +49,10 @@ export class Rig {
   readonly config = join(this.dir, "otter.ini");
   readonly state = join(this.dir, "state");
   private ini: Ini;
+  private readonly command: string[];
 
   constructor(opts: RigOptions) {
+    this.command = opts.command ?? [OTTER];
     const hooks = opts.hooks ?? HOOKS;
     for (const name of hooks) this.writeHook(name, BODY[name]);
     writeFileSync(join(this.dir, "version"), `${opts.version ?? "0.9.0"}\n`);
@@ -140,7 +146,7 @@ echo "${name} done" >> "$T/log"
   }
 
   start(args: string[] = ["--once"], env: Record<string, string> = {}) {
-    return Bun.spawn([OTTER, ...args, "-c", this.config], { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
+    return Bun.spawn([...this.command, ...args, "-c", this.config], { stdout: "pipe", stderr: "pipe", env: { ...process.env, ...env } });
   }
 
   async run(args: string[] = ["--once"], env: Record<string, string> = {}): Promise<RunResult> {
@@ -152,6 +158,22 @@ echo "${name} done" >> "$T/log"
   cleanup(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Start otter on a download of `path` that the server holds after `at` bytes, wait until
+ * they are all on disk, and SIGKILL otter.
+ */
+export async function killMidDownload(r: Rig, server: UpdateServer, path: string, at: number): Promise<void> {
+  const hold = server.holdAt(path, at);
+  const otter = r.start();
+  await hold.reached;
+  const dl = join(r.dir, "dl");
+  const written = () => readdirSync(dl).filter((f) => f.endsWith(".part")).map((f) => statSync(join(dl, f)).size)[0];
+  await waitFor(() => existsSync(dl) && written() === at, 10_000, `${at} bytes on disk`);
+  otter.kill("SIGKILL");
+  await otter.exited;
+  hold.release(false);
 }
 
 /** SIGKILL a whole process group, like a power cut does to a hook. */

@@ -2,28 +2,17 @@
 // HTTP server for the files and real hook scripts. What AWS records is read from the emulator.
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from "bun:test";
-import { JobsEmulator } from "../../scripts/jobs-emulator.ts";
-import { Mosquitto } from "../helpers/mosquitto.ts";
+import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { jobsService } from "../helpers/jobsservice.ts";
 import { OTTER, Rig, killGroup, waitFor, type Ini } from "../helpers/rig.ts";
 import { UpdateServer } from "../helpers/updateserver.ts";
 
-let broker: Mosquitto;
-let emu: JobsEmulator;
+const svc = jobsService({ tls: true });
 let server: UpdateServer;
 const rigs: Rig[] = [];
 // Each test runs the built otter one or more times; give it room beyond bun's 5 s default.
 let things = 0;
 
-beforeAll(async () => {
-  broker = await Mosquitto.start({ tls: true });
-  emu = new JobsEmulator({ broker: broker.url });
-  await emu.start();
-});
-afterAll(async () => {
-  await emu.stop();
-  await broker.stop();
-});
 beforeEach(() => {
   server = new UpdateServer();
 });
@@ -35,7 +24,7 @@ afterEach(() => {
 /** A device in AWS mode with its own thing name. */
 function device(opts: { set?: Ini; version?: string } = {}): { rig: Rig; thing: string } {
   const thing = `e2e${++things}-${process.pid}`;
-  const set: Ini = { ...opts.set, service: { source: "aws", ...opts.set?.service }, broker: { host: "127.0.0.1", port: String(broker.port), thing_name: thing, ...opts.set?.broker } };
+  const set: Ini = { ...opts.set, service: { source: "aws", ...opts.set?.service }, broker: { host: "127.0.0.1", port: String(svc.broker.port), thing_name: thing, ...opts.set?.broker } };
   const rig = new Rig({ serverUrl: server.url, set, version: opts.version });
   rigs.push(rig);
   return { rig, thing };
@@ -45,10 +34,10 @@ function device(opts: { set?: Ini; version?: string } = {}): { rig: Rig; thing: 
 function job(jobId: string, thing: string, version: string, extra: Record<string, unknown> = {}): void {
   server.publish("aws", version, version);
   const file = `\${aws:iot:s3-presigned-url:${server.url}/aws-${version}.img}`;
-  emu.createJob({ jobId, document: { action: "upparat-update", version, file, meta: "slot=b", force: false, ...extra }, things: [thing] });
+  svc.emu.createJob({ jobId, document: { action: "upparat-update", version, file, meta: "slot=b", force: false, ...extra }, things: [thing] });
 }
 
-const updates = (jobId: string, thing: string) => emu.execution(jobId, thing)!.updates.map((u) => `${u.status}:${u.statusDetails?.state}:${u.outcome}`);
+const updates = (jobId: string, thing: string) => svc.emu.execution(jobId, thing)!.updates.map((u) => `${u.status}:${u.statusDetails?.state}:${u.outcome}`);
 
 describe("otter with AWS IoT Jobs", () => {
   test("a job goes QUEUED → IN_PROGRESS → SUCCEEDED, every update acknowledged in order", async () => {
@@ -63,7 +52,7 @@ describe("otter with AWS IoT Jobs", () => {
       "IN_PROGRESS:reboot_start:accepted",
       "SUCCEEDED:complete_ready:accepted",
     ]);
-    const e = emu.execution("upparat_e2e_ok", thing)!;
+    const e = svc.emu.execution("upparat_e2e_ok", thing)!;
     expect(e.status).toBe("SUCCEEDED");
     expect(e.statusDetails!.message).not.toBe("");
     expect(rig.journal().outbox).toEqual([]);
@@ -73,14 +62,14 @@ describe("otter with AWS IoT Jobs", () => {
     const { rig, thing } = device({ set: { service: { progress_interval: "0.2" } } });
     server.publish("aws", "2.0.0", "2.0.0".padEnd(256 * 1024, "\n"));
     const hold = server.holdAt("/aws-2.0.0.img", 64 * 1024);
-    emu.createJob({ jobId: "upparat_e2e_progress", document: { action: "upparat-update", version: "2.0.0", file: `${server.url}/aws-2.0.0.img` }, things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_e2e_progress", document: { action: "upparat-update", version: "2.0.0", file: `${server.url}/aws-2.0.0.img` }, things: [thing] });
     rig.writeHook("install", 'head -n1 "$4" > "$T/staged"');
     const run = rig.run();
     await hold.reached;
     await Bun.sleep(1000); // a slow link: the rest of the file comes later than progress_interval
     hold.release();
     expect((await run).code).toBe(0);
-    const progress = emu.execution("upparat_e2e_progress", thing)!.updates.filter((u) => u.statusDetails?.state === "download_progress");
+    const progress = svc.emu.execution("upparat_e2e_progress", thing)!.updates.filter((u) => u.statusDetails?.state === "download_progress");
     expect(progress.length).toBeGreaterThanOrEqual(1);
     // Which chunk boundaries get reported depends on timing; the form and the spacing do not.
     let prev = { at: 0, bytes: 0 };
@@ -105,16 +94,16 @@ describe("otter with AWS IoT Jobs", () => {
 
   test("a wrong action and a malformed document are REJECTED with the reason; the good job runs", async () => {
     const { rig, thing } = device();
-    emu.createJob({ jobId: "upparat_e2e_wrong", document: { action: "reboot-now", version: "9", file: "https://x/y" }, things: [thing] });
-    emu.createJob({ jobId: "upparat_e2e_nover", document: { action: "upparat-update", file: "https://x/y" }, things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_e2e_wrong", document: { action: "reboot-now", version: "9", file: "https://x/y" }, things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_e2e_nover", document: { action: "upparat-update", file: "https://x/y" }, things: [thing] });
     job("upparat_e2e_good", thing, "1.0.0");
     expect((await rig.run()).code).toBe(0);
     for (const [id, field] of [["upparat_e2e_wrong", '"action"'], ["upparat_e2e_nover", '"version"']] as const) {
-      const e = emu.execution(id, thing)!;
+      const e = svc.emu.execution(id, thing)!;
       expect([e.status, e.statusDetails!.state]).toEqual(["REJECTED", "job_invalid"]);
       expect(e.statusDetails!.message).toContain(field);
     }
-    expect(emu.execution("upparat_e2e_good", thing)!.status).toBe("SUCCEEDED");
+    expect(svc.emu.execution("upparat_e2e_good", thing)!.status).toBe("SUCCEEDED");
   }, 30_000);
 
   test("force reinstalls the same version and passes True to the restart hook", async () => {
@@ -140,7 +129,7 @@ describe("otter with AWS IoT Jobs", () => {
     rig.exits("install", 7);
     job("upparat_e2e_fail", thing, "1.0.0");
     expect((await rig.run()).code).toBe(1);
-    const e = emu.execution("upparat_e2e_fail", thing)!;
+    const e = svc.emu.execution("upparat_e2e_fail", thing)!;
     expect(e.status).toBe("FAILED");
     expect(e.statusDetails!.state).toBe("installation_hook_failed");
   }, 30_000);
@@ -151,7 +140,7 @@ describe("otter with AWS IoT Jobs", () => {
     job("upparat_e2e_reboot", thing, "1.0.0");
     const first = await rig.run();
     expect(first.code).not.toBe(0); // killed by its own restart hook
-    expect(emu.execution("upparat_e2e_reboot", thing)!.statusDetails!.state).toBe("reboot_start");
+    expect(svc.emu.execution("upparat_e2e_reboot", thing)!.statusDetails!.state).toBe("reboot_start");
     const second = await rig.run();
     expect(second.code).toBe(0);
     expect(rig.count("install done")).toBe(1);
@@ -164,19 +153,19 @@ describe("otter with AWS IoT Jobs", () => {
     const big = "x".repeat(256 * 1024);
     server.publish("aws", "2.0.0", big);
     const hold = server.holdAt("/aws-2.0.0.img", 1024);
-    emu.createJob({ jobId: "upparat_e2e_cancel", document: { action: "upparat-update", version: "2.0.0", file: `${server.url}/aws-2.0.0.img` }, things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_e2e_cancel", document: { action: "upparat-update", version: "2.0.0", file: `${server.url}/aws-2.0.0.img` }, things: [thing] });
     const run = rig.run();
     await hold.reached;
     // download_start goes out through the outbox while the download runs: cancel only after AWS took it.
-    await waitFor(() => (emu.execution("upparat_e2e_cancel", thing)?.updates.length ?? 0) > 0, 10_000, "download_start to reach AWS");
-    emu.cancelJob("upparat_e2e_cancel", { force: true });
+    await waitFor(() => (svc.emu.execution("upparat_e2e_cancel", thing)?.updates.length ?? 0) > 0, 10_000, "download_start to reach AWS");
+    svc.emu.cancelJob("upparat_e2e_cancel", { force: true });
     const res = await run;
     hold.release(false);
     expect(res.stdout).toContain("cancelled");
     expect(readdirSync(join(rig.dir, "dl"))).toEqual([]);
     expect(updates("upparat_e2e_cancel", thing)).toEqual(["IN_PROGRESS:download_start:accepted", "FAILED:cancelled:InvalidStateTransition"]);
     expect(rig.count("install done")).toBe(0);
-    expect(emu.execution("upparat_e2e_cancel", thing)!.status).toBe("CANCELED");
+    expect(svc.emu.execution("upparat_e2e_cancel", thing)!.status).toBe("CANCELED");
   }, 30_000);
 
   test("otter SIGKILLed during install and started again: one install, the job ends SUCCEEDED", async () => {
@@ -191,12 +180,12 @@ describe("otter with AWS IoT Jobs", () => {
     expect((await rig.run()).code).toBe(0);
     expect(rig.count("install done")).toBe(1);
     expect(updates("upparat_e2e_kill", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");
-    expect(emu.execution("upparat_e2e_kill", thing)!.updates.every((u) => u.outcome === "accepted")).toBe(true);
+    expect(svc.emu.execution("upparat_e2e_kill", thing)!.updates.every((u) => u.outcome === "accepted")).toBe(true);
   }, 30_000);
 
   test("Upparat's README config (mutual TLS) and README job document work unchanged", async () => {
     const { rig, thing } = device({ version: "1.4.2" });
-    const c = broker.clientCerts!;
+    const c = svc.broker.clientCerts!;
     // Upparat's README configuration with its placeholders filled in (sentry_dsn left out: no network in tests).
     const conf = join(rig.dir, "upparat.conf");
     writeFileSync(conf, `[service]
@@ -211,7 +200,7 @@ download_location = ${join(rig.dir, "dl")}
 host = 127.0.0.1
 
 # Default: 443
-port = ${broker.tlsPort}
+port = ${svc.broker.tlsPort}
 
 # Default: hostname
 thing_name = ${thing}
@@ -243,7 +232,7 @@ retry_interval = 1
 max_retries = 3
 `);
     // Upparat's README job document, the version being the one installed.
-    emu.createJob({
+    svc.emu.createJob({
       jobId: "upparat_e2e_readme",
       things: [thing],
       document: JSON.parse(`{
@@ -264,9 +253,9 @@ max_retries = 3
   test("as a daemon, a job created later is taken on its notification, not at the next check", async () => {
     const { rig, thing } = device({ set: { service: { check_interval: "3600" } } });
     const daemon = rig.start([]);
-    await emu.until(() => emu.messages(thing).received >= 1); // its first `get`, on connect
+    await svc.emu.until(() => svc.emu.messages(thing).received >= 1); // its first `get`, on connect
     job("upparat_e2e_notified", thing, "1.0.0");
-    await emu.until(() => emu.execution("upparat_e2e_notified", thing)?.status === "SUCCEEDED");
+    await svc.emu.until(() => svc.emu.execution("upparat_e2e_notified", thing)?.status === "SUCCEEDED");
     daemon.kill("SIGTERM");
     expect(await daemon.exited).toBe(0);
   }, 30_000);
@@ -277,7 +266,7 @@ max_retries = 3
     const res = await rig.run();
     expect(res.code).toBe(0);
     expect(updates("upparat_e2e_board", thing)).toEqual(["REJECTED:board_mismatch:accepted"]);
-    expect(emu.execution("upparat_e2e_board", thing)!.statusDetails!.message).toContain("not this device's rpi4");
+    expect(svc.emu.execution("upparat_e2e_board", thing)!.statusDetails!.message).toContain("not this device's rpi4");
     expect(server.requests.filter((q) => q.path === "/aws-1.0.0.img")).toEqual([]);
     expect(rig.journal().outbox).toEqual([]);
   }, 30_000);
@@ -288,7 +277,7 @@ max_retries = 3
     const first = await rig.run();
     expect(first.code).toBe(3);
     const id = /otter approve ([0-9a-f]{8})/.exec(first.stdout)![1]!;
-    expect(emu.execution("upparat_e2e_deny", thing)!.status).toBe("QUEUED");
+    expect(svc.emu.execution("upparat_e2e_deny", thing)!.status).toBe("QUEUED");
     expect((await rig.run(["deny", id])).code).toBe(0);
     expect((await rig.run()).code).toBe(0);
     expect(updates("upparat_e2e_deny", thing)).toEqual(["REJECTED:denied:accepted"]);
@@ -298,16 +287,16 @@ max_retries = 3
   test("otter plan asks AWS once and changes nothing there", async () => {
     const { rig, thing } = device({ set: { policy: { board: "rpi4" } } });
     // A bad document queued first: the daemon would reject it; plan must only say so.
-    emu.createJob({ jobId: "upparat_e2e_plan_bad", document: { action: "upparat-update", file: "x" }, things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_e2e_plan_bad", document: { action: "upparat-update", file: "x" }, things: [thing] });
     job("upparat_e2e_plan", thing, "1.0.0");
     const plan = await rig.run(["plan"]);
     expect(plan.stderr).toContain("job would be rejected");
-    expect(emu.execution("upparat_e2e_plan_bad", thing)!.updates).toEqual([]);
+    expect(svc.emu.execution("upparat_e2e_plan_bad", thing)!.updates).toEqual([]);
     expect(plan.code).toBe(0);
     expect(plan.stdout).toMatch(/^update to 1\.0\.0 \(upparat_e2e_plan\)$/m);
     expect(plan.stdout).toContain("upparat_e2e_plan explicit: 1.0.0 has no channel");
-    expect(emu.execution("upparat_e2e_plan", thing)!.status).toBe("QUEUED");
-    expect(emu.execution("upparat_e2e_plan", thing)!.updates).toEqual([]);
+    expect(svc.emu.execution("upparat_e2e_plan", thing)!.status).toBe("QUEUED");
+    expect(svc.emu.execution("upparat_e2e_plan", thing)!.updates).toEqual([]);
   }, 30_000);
 
   // Last: it restarts the broker the others share.
@@ -317,20 +306,20 @@ max_retries = 3
     const { rig, thing } = device({ set: { broker: { answer_timeout: "2" } } });
     server.publish("aws", "3.0.0", "3.0.0".padEnd(128 * 1024, "\n"));
     const hold = server.holdAt("/aws-3.0.0.img", 4096);
-    emu.createJob({ jobId: "upparat_e2e_outage", document: { action: "upparat-update", version: "3.0.0", file: `${server.url}/aws-3.0.0.img` }, things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_e2e_outage", document: { action: "upparat-update", version: "3.0.0", file: `${server.url}/aws-3.0.0.img` }, things: [thing] });
     rig.writeHook("install", 'head -n1 "$4" > "$T/staged"');
     const run = rig.run();
     await hold.reached;
-    await broker.kill();
+    await svc.broker.kill();
     hold.release();
-    await emu.until(() => !emu.connected);
-    await broker.restart();
+    await svc.emu.until(() => !svc.emu.connected);
+    await svc.broker.restart();
     const res = await run;
     expect(res.code).toBe(0);
     expect(rig.version()).toBe("3.0.0");
     // A request whose answer the outage swallowed is sent again: count each state once.
-    const accepted = emu.execution("upparat_e2e_outage", thing)!.updates.filter((u) => u.outcome === "accepted").map((u) => u.statusDetails?.state);
+    const accepted = svc.emu.execution("upparat_e2e_outage", thing)!.updates.filter((u) => u.outcome === "accepted").map((u) => u.statusDetails?.state);
     expect(accepted.filter((s, i) => s !== accepted[i - 1])).toEqual(["download_start", "installation_start", "reboot_start", "complete_ready"]);
-    expect(emu.execution("upparat_e2e_outage", thing)!.status).toBe("SUCCEEDED");
+    expect(svc.emu.execution("upparat_e2e_outage", thing)!.status).toBe("SUCCEEDED");
   }, 30_000);
 });

@@ -1,10 +1,10 @@
 // The update pipeline end to end: the built otter, a real HTTP server on 127.0.0.1 with
 // manifests and a report endpoint, real hook scripts, real SIGKILLs.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive } from "../helpers/procs.ts";
-import { killGroup, perTest, waitFor, type HookName, type Ini, type Rig } from "../helpers/rig.ts";
+import { killGroup, killMidDownload, perTest, waitFor, type HookName, type Ini, type Rig } from "../helpers/rig.ts";
 import { startFakeSentry } from "../helpers/sentryserver.ts";
 
 const fx = perTest();
@@ -189,24 +189,16 @@ describe("SIGKILL in every phase, then restart", () => {
   });
 
   // Killed mid-download with 3 MiB written but not yet fsynced (sync_interval 16M, 2 s).
-  async function killMidDownload(r: Rig): Promise<{ part: string; written: number }> {
-    const size = 4 * 2 ** 20;
-    fx.server.publish("release", "1.0.0", "1.0.0".padEnd(size, "\n"));
-    const hold = fx.server.holdAt("/release-1.0.0.img", 3 * 2 ** 20);
-    const otter = r.start();
-    await hold.reached;
-    const part = () => readdirSync(join(r.dir, "dl")).find((f) => f.endsWith(".part"));
-    await waitFor(() => !!part() && statSync(join(r.dir, "dl", part()!)).size === 3 * 2 ** 20, 5000, "3 MiB on disk");
-    otter.kill("SIGKILL");
-    await otter.exited;
-    hold.release(false);
-    return { part: join(r.dir, "dl", part()!), written: 3 * 2 ** 20 };
+  const written = 3 * 2 ** 20;
+  async function killMid(r: Rig): Promise<void> {
+    fx.server.publish("release", "1.0.0", "1.0.0".padEnd(4 * 2 ** 20, "\n"));
+    await killMidDownload(r, fx.server, "/release-1.0.0.img", written);
   }
   const fileRequests = () => fx.server.requests.filter((q) => q.path === "/release-1.0.0.img");
 
   test("killed mid-download: the next start keeps every byte written and fetches only the rest", async () => {
     const r = rig({ set: { download: { sync_interval: "16M" } } });
-    const { written } = await killMidDownload(r);
+    await killMid(r);
     expect((await r.run()).code).toBe(0);
     expect(fileRequests().map((q) => q.range)).toEqual([undefined, `bytes=${written}-`]);
     expect(r.count("install done")).toBe(1);
@@ -214,7 +206,7 @@ describe("SIGKILL in every phase, then restart", () => {
 
   test("a power cut mid-download (another boot): only the fsynced prefix is kept", async () => {
     const r = rig({ set: { download: { sync_interval: "16M" } } });
-    await killMidDownload(r);
+    await killMid(r);
     let synced = -1;
     r.editJournal(({ job }) => {
       job.download.resume.boot = "00000000-0000-0000-0000-000000000000";
