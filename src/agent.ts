@@ -4,7 +4,7 @@
 // next check, a notification, a workload's death or an approval.
 import { mkdirSync, watch } from "node:fs";
 import { Decider } from "./act.ts";
-import { APPROVALS_FILE } from "./approvalfile.ts";
+import { APPROVALS_FILE, readApprovals } from "./approvalfile.ts";
 import { removeStaleTemps } from "./atomic.ts";
 import type { Config } from "./config.ts";
 import { EXIT, OtterError, WindowClosed, describe, exitCodeOf, type ExitCode } from "./errors.ts";
@@ -12,6 +12,7 @@ import { Journal, type JobRecord } from "./journal.ts";
 import { acquireLock } from "./lock.ts";
 import { log } from "./log.ts";
 import { Outbox } from "./outbox.ts";
+import { approvalId } from "./policy.ts";
 import type { ProgressBar } from "./progress.ts";
 import { cancellable, type State } from "./pipeline.ts";
 import { runJob, type RunResult } from "./runner.ts";
@@ -90,6 +91,13 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   const source = opts.source ?? (await createSource(config));
   let wake = new AbortController();
   let cancel = new AbortController();
+  // Stop the job under way while that is still safe (before install); past that it finishes.
+  const cancelJob = (job: JobRecord, why: string) => {
+    if (!cancellable(job.state)) return log.warn(`${why} during ${job.state}; too late to stop: finishing it and reporting`);
+    if (cancel.signal.aborted) return;
+    log.warn(`${why}; cancelling it`);
+    cancel.abort();
+  };
   const outbox = new Outbox(journal, source, stop);
   journal.onEnqueue = () => outbox.kick();
   await source.start({
@@ -99,15 +107,18 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     },
     cancelled: (jobId) => {
       const job = journal.data.job;
-      if (job?.offer.id !== jobId) return;
-      if (cancellable(job.state)) cancel.abort();
-      else log.warn(`job ${jobId} was cancelled upstream during ${job.state}; finishing it and reporting`);
+      if (job?.offer.id === jobId) cancelJob(job, `job ${jobId} was cancelled upstream`);
     },
   });
   outbox.start();
   // The workload is supervised by the daemon only: a --once or `otter install` run ends.
   const supervisor = opts.once ? undefined : new Supervisor(config, journal, () => wake.abort());
-  const unwatch = opts.once ? () => {} : watchApprovals(config.service.state_dir, () => wake.abort());
+  const unwatch = opts.once ? () => {} : watchApprovals(config.service.state_dir, () => {
+    wake.abort();
+    const job = journal.data.job;
+    const id = job && approvalId(job.offer);
+    if (id && readApprovals(config.service.state_dir).denied.includes(id)) cancelJob(job, `${job.offer.id} was denied (otter deny ${id})`);
+  });
   const run = (resumed: boolean) => {
     cancel = new AbortController();
     const signal = AbortSignal.any([stop, cancel.signal]);

@@ -2,7 +2,7 @@
 // 127.0.0.1, real hook scripts, a real supervised workload and real `otter approve/deny`
 // processes. Time passes for real only where the feature is time (auto_approve_after).
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rig, waitFor, type Ini } from "../helpers/rig.ts";
 import { diesWithin, isAlive } from "../helpers/procs.ts";
@@ -165,6 +165,27 @@ describe("approvals", () => {
     const id = approvalIdIn(out.stderr);
     expect((await r.run(["approve", id])).code).toBe(0);
     await waitFor(() => r.version() === "1.0.0" && r.count("ready done") === 1, 20_000, "the approved install");
+  });
+
+  test("otter deny during the approved download cancels it: no install, the part file dropped, not tried again", async () => {
+    server.publish("release", "1.0.0", "1.0.0".padEnd(256 * 1024, "\n"));
+    const hold = server.holdAt("/release-1.0.0.img", 64 * 1024);
+    const r = rig({ approvals: "true" }, { service: { check_interval: "1" } });
+    const { out } = daemon(r);
+    await waitFor(() => /otter approve [0-9a-f]{8}/.test(out.stderr), 20_000, "a pending approval");
+    const id = approvalIdIn(out.stderr);
+    expect((await r.run(["approve", id])).code).toBe(0);
+    await hold.reached;
+    expect((await r.run(["deny", id])).code).toBe(0);
+    await waitFor(() => server.finals().length === 1, 20_000, "the final report");
+    hold.release(false);
+    expect(server.finals()[0]).toMatchObject({ status: "FAILED", state: "cancelled" });
+    expect(out.stderr).toContain(`was denied (otter deny ${id}); cancelling it`);
+    await Bun.sleep(2500); // more checks: the denied offer is not taken again
+    expect(imageGets("release", "1.0.0")).toBe(1);
+    expect(r.log().some((l) => l.startsWith("install start"))).toBe(false);
+    expect(readdirSync(join(r.dir, "dl"))).toEqual([]);
+    expect(r.version()).toBe("0.9.0");
   });
 });
 
