@@ -224,8 +224,10 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     const state = !version ? "complete_no_version_check" : ready ? "complete_ready" : "complete_no_ready_check";
     succeed(job, state, `version ${job.offer.version} installed${version ? ", version confirmed" : ""}${ready ? ", ready check passed" : ""}`);
     // The new image is good: its install time starts the soak, and its workload (if any) runs.
-    // An install while the old image was failing is a reflash: count the run of them.
-    const reflashes = running.workloadDied || running.readyFailed ? (running.reflashes ?? 0) + 1 : 0;
+    // A channel's install while the old image was failing is a rule-1 reflash: count the run
+    // of them. An operator's offer (no channel) starts the count afresh.
+    const reflash = job.offer.channel !== undefined && (running.workloadDied || running.readyFailed);
+    const reflashes = reflash ? (running.reflashes ?? 0) + 1 : 0;
     Object.assign(running, installed(job.offer, Date.now()), { readyFailed: false, workloadDied: false, reflashes });
     if (ctx.config.policy.workload) running.workloadRunning = true;
     ctx.journal.save();
