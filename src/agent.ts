@@ -113,14 +113,20 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   outbox.start();
   // The workload is supervised by the daemon only: a --once or `otter install` run ends.
   const supervisor = opts.once ? undefined : new Supervisor(config, journal, () => wake.abort());
-  const unwatch = opts.once ? () => {} : watchApprovals(config.service.state_dir, () => {
-    wake.abort();
+  // `otter deny` of the job under way cancels it, whether it came while the daemon ran or
+  // while otter was stopped (checked again as the job resumes).
+  const cancelIfDenied = () => {
     const job = journal.data.job;
     const id = job && approvalId(job.offer);
     if (id && readApprovals(config.service.state_dir).denied.includes(id)) cancelJob(job, `${job.offer.id} was denied (otter deny ${id})`);
+  };
+  const unwatch = opts.once ? () => {} : watchApprovals(config.service.state_dir, () => {
+    wake.abort();
+    cancelIfDenied();
   });
   const run = (resumed: boolean) => {
     cancel = new AbortController();
+    if (cancellable(journal.data.job!.state)) cancelIfDenied(); // (a denied offer's REJECTED report is no job to stop)
     const signal = AbortSignal.any([stop, cancel.signal]);
     const flush = (ms: number) => outbox.drain(ms).then(() => {});
     const stopWorkload = supervisor && (() => supervisor.stop(true));

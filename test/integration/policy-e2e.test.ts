@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { Rig, waitFor, type Ini } from "../helpers/rig.ts";
+import { Rig, killMidDownload, waitFor, type Ini } from "../helpers/rig.ts";
 import { diesWithin, isAlive } from "../helpers/procs.ts";
 import { UpdateServer } from "../helpers/updateserver.ts";
 
@@ -186,6 +186,21 @@ describe("approvals", () => {
     expect(r.log().some((l) => l.startsWith("install start"))).toBe(false);
     expect(readdirSync(join(r.dir, "dl"))).toEqual([]);
     expect(r.version()).toBe("0.9.0");
+  });
+
+  test("otter deny while otter was stopped mid-download: the resumed job is cancelled, not installed", async () => {
+    server.publish("release", "1.0.0", "1.0.0".padEnd(256 * 1024, "\n"));
+    const r = rig({ approvals: "true" });
+    const id = approvalIdIn((await r.run()).stdout);
+    expect((await r.run(["approve", id])).code).toBe(0);
+    await killMidDownload(r, server, "/release-1.0.0.img", 64 * 1024);
+    expect((await r.run(["deny", id])).code).toBe(0);
+    const res = await r.run();
+    expect(res.stderr).toContain(`was denied (otter deny ${id}); cancelling it`);
+    expect(server.finals()).toEqual([expect.objectContaining({ status: "FAILED", state: "cancelled" })]);
+    expect(r.log().some((l) => l.startsWith("install start"))).toBe(false);
+    expect(readdirSync(join(r.dir, "dl"))).toEqual([]);
+    expect((await r.run()).stdout).toContain("nothing to do");
   });
 });
 
