@@ -1,5 +1,5 @@
 // The AWS jobs source against a real mosquitto and the local jobs emulator.
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import mqtt from "mqtt";
 import { parseConfig } from "../../src/config.ts";
 import { isTransient, type OtterError } from "../../src/errors.ts";
@@ -7,24 +7,16 @@ import { createAwsJobsSource } from "../../src/sources/awsjobs.ts";
 import type { Report, Source } from "../../src/sources/source.ts";
 import { JobsEmulator } from "../../scripts/jobs-emulator.ts";
 import { RecordedEvents } from "../helpers/events.ts";
+import { jobsService } from "../helpers/jobsservice.ts";
 import { Mosquitto, freePort } from "../helpers/mosquitto.ts";
 
-let broker: Mosquitto;
-let emu: JobsEmulator;
 const started: Source[] = [];
 let things = 0;
 
-beforeAll(async () => {
-  broker = await Mosquitto.start({ tls: true });
-  emu = new JobsEmulator({ broker: broker.url, minuteMs: 200 });
-  await emu.start();
-});
-
 afterAll(async () => {
   for (const s of started) await s.stop();
-  await emu.stop();
-  await broker.stop();
 });
+const svc = jobsService({ tls: true, minuteMs: 200 });
 
 function doc(extra: Record<string, unknown> = {}) {
   return { action: "upparat-update", version: "2.0.0", file: "${aws:iot:s3-presigned-url:https://s3.example.com/bucket/image.bin}", meta: "slot-b", force: false, ...extra };
@@ -33,7 +25,7 @@ function doc(extra: Record<string, unknown> = {}) {
 /** A started source for a fresh thing, and what it reported to the pipeline. */
 async function source(opts: { broker?: string; ini?: string } = {}) {
   const thing = `dev${++things}-${process.pid}`;
-  const ini = opts.ini ?? `[broker]\nhost = 127.0.0.1\nport = ${broker.port}\nthing_name = ${thing}\n${opts.broker ?? ""}`;
+  const ini = opts.ini ?? `[broker]\nhost = 127.0.0.1\nport = ${svc.broker.port}\nthing_name = ${thing}\n${opts.broker ?? ""}`;
   const config = parseConfig(ini, "/tmp/otter.ini", { env: {} });
   config.broker.thing_name = thing;
   config.broker.client_id = thing;
@@ -66,7 +58,7 @@ describe("AWS jobs source", () => {
 
   test("describes the pending job into an offer with a signed URL", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_offer", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_offer", document: doc(), things: [thing] });
     const offers = await src.check();
     expect(offers).toHaveLength(1);
     expect(offers[0]).toMatchObject({ id: "upparat_offer", source: "aws", version: "2.0.0", meta: "slot-b", force: false });
@@ -76,12 +68,12 @@ describe("AWS jobs source", () => {
 
   test("IN_PROGRESS then SUCCEEDED are acknowledged and recorded in order", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_flow", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_flow", document: doc(), things: [thing] });
     await src.check();
     expect(await src.report(report("upparat_flow", "IN_PROGRESS", "download_start"))).toBe("acknowledged");
     expect(await src.report(report("upparat_flow", "IN_PROGRESS", "download_progress", "", { downloaded_bytes: "1048576" }))).toBe("acknowledged");
     expect(await src.report(report("upparat_flow", "SUCCEEDED", "complete_ready", "2.0.0 is running"))).toBe("acknowledged");
-    const [exec] = emu.listExecutions("upparat_flow");
+    const [exec] = svc.emu.listExecutions("upparat_flow");
     expect(exec!.status).toBe("SUCCEEDED");
     expect(exec!.statusDetails).toEqual({ state: "complete_ready", message: "2.0.0 is running" });
     expect(exec!.updates.map((u) => [u.status, u.statusDetails?.state, u.outcome])).toEqual([
@@ -96,20 +88,20 @@ describe("AWS jobs source", () => {
 
   test("a second terminal report is already-terminal, not a failure", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_twice", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_twice", document: doc(), things: [thing] });
     await src.check();
     expect(await src.report(report("upparat_twice", "SUCCEEDED", "complete_ready"))).toBe("acknowledged");
     expect(await src.report(report("upparat_twice", "SUCCEEDED", "complete_ready"))).toBe("already-terminal");
-    expect(emu.execution("upparat_twice", thing)!.updates.map((u) => u.outcome)).toEqual(["accepted", "InvalidStateTransition"]);
+    expect(svc.emu.execution("upparat_twice", thing)!.updates.map((u) => u.outcome)).toEqual(["accepted", "InvalidStateTransition"]);
   });
 
   test("hook output is sanitized to what AWS accepts", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_dirty", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_dirty", document: doc(), things: [thing] });
     await src.check();
     const details = Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`extra ${i}`, ""]));
     expect(await src.report(report("upparat_dirty", "FAILED", "installation_hook_failed", "\x1b[31mboom\x1b[0m\r\n50%\r99%\n" + "x".repeat(3000), details))).toBe("acknowledged");
-    const sd = emu.execution("upparat_dirty", thing)!.statusDetails!;
+    const sd = svc.emu.execution("upparat_dirty", thing)!.statusDetails!;
     expect(Object.keys(sd)).toHaveLength(10);
     expect(sd.message!.startsWith("boom 99% xxx")).toBe(true);
     expect(sd.message!.length).toBe(1024);
@@ -118,8 +110,8 @@ describe("AWS jobs source", () => {
 
   test("an IN_PROGRESS job comes first, with the state it was left in", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_first", document: doc(), things: [thing] });
-    emu.createJob({ jobId: "upparat_second", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_first", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_second", document: doc(), things: [thing] });
     await src.report(report("upparat_second", "IN_PROGRESS", "reboot_start"));
     const [offer] = await src.check();
     expect(offer).toMatchObject({ id: "upparat_second", inProgressState: "reboot_start" });
@@ -127,24 +119,24 @@ describe("AWS jobs source", () => {
 
   test("the oldest QUEUED job is offered; other prefixes are left alone", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "other_job", document: doc(), things: [thing] });
-    emu.createJob({ jobId: "upparat_old", document: doc(), things: [thing] });
-    emu.createJob({ jobId: "upparat_new", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "other_job", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_old", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_new", document: doc(), things: [thing] });
     const offers = await src.check();
     expect(offers.map((o) => o.id)).toEqual(["upparat_old"]);
-    expect(emu.execution("other_job", thing)!.updates).toEqual([]);
+    expect(svc.emu.execution("other_job", thing)!.updates).toEqual([]);
   });
 
   test("more than one IN_PROGRESS job: each FAILED error_multiple_in_progress", async () => {
     const { thing, src } = await source();
     for (const id of ["upparat_m1", "upparat_m2"]) {
-      emu.createJob({ jobId: id, document: doc(), things: [thing] });
+      svc.emu.createJob({ jobId: id, document: doc(), things: [thing] });
       await src.report(report(id, "IN_PROGRESS", "download_start"));
     }
-    emu.createJob({ jobId: "upparat_m3", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_m3", document: doc(), things: [thing] });
     expect((await src.check()).map((o) => o.id)).toEqual(["upparat_m3"]);
     for (const id of ["upparat_m1", "upparat_m2"]) {
-      const e = emu.execution(id, thing)!;
+      const e = svc.emu.execution(id, thing)!;
       expect(e.status).toBe("FAILED");
       expect(e.statusDetails).toEqual({ state: "error_multiple_in_progress", message: "More than one job IN_PROGRESS: upparat_m1, upparat_m2" });
     }
@@ -152,39 +144,39 @@ describe("AWS jobs source", () => {
 
   test("a wrong action or a malformed document is REJECTED with the reason, and the next job is offered", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_wrong", document: doc({ action: "reboot" }), things: [thing] });
-    emu.createJob({ jobId: "upparat_nofile", document: doc({ file: undefined }), things: [thing] });
-    emu.createJob({ jobId: "upparat_notjson", document: "{not json", things: [thing] });
-    emu.createJob({ jobId: "upparat_fine", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_wrong", document: doc({ action: "reboot" }), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_nofile", document: doc({ file: undefined }), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_notjson", document: "{not json", things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_fine", document: doc(), things: [thing] });
     expect((await src.check()).map((o) => o.id)).toEqual(["upparat_fine"]);
-    const wrong = emu.execution("upparat_wrong", thing)!;
+    const wrong = svc.emu.execution("upparat_wrong", thing)!;
     expect(wrong.status).toBe("REJECTED");
     expect(wrong.statusDetails!.state).toBe("job_invalid");
     expect(wrong.statusDetails!.message).toContain('"action": expected "upparat-update", got "reboot"');
-    expect(emu.execution("upparat_nofile", thing)!.statusDetails!.message).toContain('"file"');
-    expect(emu.execution("upparat_notjson", thing)!.status).toBe("REJECTED");
+    expect(svc.emu.execution("upparat_nofile", thing)!.statusDetails!.message).toContain('"file"');
+    expect(svc.emu.execution("upparat_notjson", thing)!.status).toBe("REJECTED");
   });
 
   test("RequestThrottled is transient and the retry is acknowledged", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_throttle", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_throttle", document: doc(), things: [thing] });
     await src.check();
-    emu.injectFault(thing, "RequestThrottled");
+    svc.emu.injectFault(thing, "RequestThrottled");
     const err = await failure(src.report(report("upparat_throttle", "IN_PROGRESS", "download_start")));
     expect(isTransient(err)).toBe(true);
     expect(err.code).toBe("REPORT_UNACKNOWLEDGED");
     expect(await src.report(report("upparat_throttle", "IN_PROGRESS", "download_start"))).toBe("acknowledged");
-    emu.injectFault(thing, "InternalError");
+    svc.emu.injectFault(thing, "InternalError");
     expect(isTransient(await failure(src.report(report("upparat_throttle", "SUCCEEDED", "complete_ready"))))).toBe(true);
     expect(await src.report(report("upparat_throttle", "SUCCEEDED", "complete_ready"))).toBe("acknowledged");
-    expect(emu.execution("upparat_throttle", thing)!.updates.map((u) => u.outcome)).toEqual(["RequestThrottled", "accepted", "InternalError", "accepted"]);
+    expect(svc.emu.execution("upparat_throttle", thing)!.updates.map((u) => u.outcome)).toEqual(["RequestThrottled", "accepted", "InternalError", "accepted"]);
   });
 
   test("other rejections are SourceRejected, not retried", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_invalid", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_invalid", document: doc(), things: [thing] });
     await src.check();
-    emu.injectFault(thing, "InvalidRequest");
+    svc.emu.injectFault(thing, "InvalidRequest");
     const err = await failure(src.report(report("upparat_invalid", "IN_PROGRESS", "download_start")));
     expect(err.code).toBe("SOURCE_REJECTED");
     expect(isTransient(err)).toBe(false);
@@ -192,73 +184,73 @@ describe("AWS jobs source", () => {
 
   test("someone else's update (VersionMismatch) is logged and the report still lands", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_version", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_version", document: doc(), things: [thing] });
     await src.check();
-    const other = await mqtt.connectAsync(broker.url);
+    const other = await mqtt.connectAsync(svc.broker.url);
     await other.publishAsync(`$aws/things/${thing}/jobs/upparat_version/update`, JSON.stringify({ status: "IN_PROGRESS" }), { qos: 1 });
-    await emu.until(() => emu.execution("upparat_version", thing)!.versionNumber === 2);
+    await svc.emu.until(() => svc.emu.execution("upparat_version", thing)!.versionNumber === 2);
     await other.endAsync();
     expect(await src.report(report("upparat_version", "IN_PROGRESS", "download_start"))).toBe("acknowledged");
-    expect(emu.execution("upparat_version", thing)!.updates.map((u) => u.outcome)).toEqual(["accepted", "VersionMismatch", "accepted"]);
+    expect(svc.emu.execution("upparat_version", thing)!.updates.map((u) => u.outcome)).toEqual(["accepted", "VersionMismatch", "accepted"]);
   });
 
   test("a forced cancel while IN_PROGRESS is seen; later reports are already-terminal", async () => {
     const { thing, src, events } = await source();
-    emu.createJob({ jobId: "upparat_cancel", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_cancel", document: doc(), things: [thing] });
     await src.check();
     await src.report(report("upparat_cancel", "IN_PROGRESS", "download_start"));
-    emu.cancelJob("upparat_cancel", { force: true });
+    svc.emu.cancelJob("upparat_cancel", { force: true });
     await events.until(() => events.cancels.includes("upparat_cancel"));
     expect(await src.report(report("upparat_cancel", "IN_PROGRESS", "download_progress"))).toBe("already-terminal");
     expect(await src.report(report("upparat_cancel", "FAILED", "cancelled"))).toBe("already-terminal");
-    expect(emu.execution("upparat_cancel", thing)!.status).toBe("CANCELED");
+    expect(svc.emu.execution("upparat_cancel", thing)!.status).toBe("CANCELED");
   });
 
   test("a job resumed from the journal (never offered by this source) is watched once it reports", async () => {
     const { thing, src, events } = await source();
-    emu.createJob({ jobId: "upparat_resumed", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_resumed", document: doc(), things: [thing] });
     await src.report(report("upparat_resumed", "IN_PROGRESS", "installation_start"));
-    emu.cancelJob("upparat_resumed", { force: true });
+    svc.emu.cancelJob("upparat_resumed", { force: true });
     await events.until(() => events.cancels.includes("upparat_resumed"));
   });
 
   test("a QUEUED job canceled after it was offered is seen", async () => {
     const { thing, src, events } = await source();
-    emu.createJob({ jobId: "upparat_qcancel", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_qcancel", document: doc(), things: [thing] });
     await src.check();
-    emu.cancelJob("upparat_qcancel");
+    svc.emu.cancelJob("upparat_qcancel");
     await events.until(() => events.cancels.includes("upparat_qcancel"));
   });
 
   test("a deleted execution is seen as cancelled and its reports are dropped", async () => {
     const { thing, src, events } = await source();
-    emu.createJob({ jobId: "upparat_deleted", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_deleted", document: doc(), things: [thing] });
     await src.check();
     await src.report(report("upparat_deleted", "IN_PROGRESS", "download_start"));
-    emu.deleteExecution("upparat_deleted", thing, { force: true });
+    svc.emu.deleteExecution("upparat_deleted", thing, { force: true });
     await events.until(() => events.cancels.includes("upparat_deleted"));
     expect(await src.report(report("upparat_deleted", "SUCCEEDED", "complete_ready"))).toBe("already-terminal");
   });
 
   test("a thing removed from a continuous job's group (REMOVED) is seen as cancelled", async () => {
     const { thing, src, events } = await source();
-    emu.createJob({ jobId: "upparat_removed", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_removed", document: doc(), things: [thing] });
     await src.check();
     await src.report(report("upparat_removed", "IN_PROGRESS", "download_start"));
-    emu.removeFromJob("upparat_removed", thing);
+    svc.emu.removeFromJob("upparat_removed", thing);
     await events.until(() => events.cancels.includes("upparat_removed"));
   });
 
   test("repeated IN_PROGRESS updates of one state are spaced by the minimum interval; new phases and final ones are not held back", async () => {
     const { thing, src } = await source();
-    const paced = createAwsJobsSource(parseConfig(`[broker]\nhost = 127.0.0.1\nport = ${broker.port}\nthing_name = ${thing}\nclient_id = ${thing}-paced\n`, "/tmp/otter.ini", { env: {} }), { minProgressIntervalMs: 300 });
+    const paced = createAwsJobsSource(parseConfig(`[broker]\nhost = 127.0.0.1\nport = ${svc.broker.port}\nthing_name = ${thing}\nclient_id = ${thing}-paced\n`, "/tmp/otter.ini", { env: {} }), { minProgressIntervalMs: 300 });
     started.push(paced);
     await paced.start(new RecordedEvents());
-    emu.createJob({ jobId: "upparat_paced", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_paced", document: doc(), things: [thing] });
     await src.check();
     for (const state of ["download_progress", "download_progress", "download_progress"]) await paced.report(report("upparat_paced", "IN_PROGRESS", state));
     await paced.report(report("upparat_paced", "SUCCEEDED", "complete_ready"));
-    const at = emu.execution("upparat_paced", thing)!.updates.map((u) => u.at);
+    const at = svc.emu.execution("upparat_paced", thing)!.updates.map((u) => u.at);
     // The source waits from its answer, which the emulator sends after recording: a strict bound.
     expect(at[1]! - at[0]!).toBeGreaterThanOrEqual(300);
     expect(at[2]! - at[1]!).toBeGreaterThanOrEqual(300);
@@ -266,16 +258,16 @@ describe("AWS jobs source", () => {
 
   test("the step timeout expires into TIMED_OUT, which the source sees as cancelled", async () => {
     const { thing, src, events } = await source({ broker: "step_timeout = 1" });
-    emu.createJob({ jobId: "upparat_step", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_step", document: doc(), things: [thing] });
     await src.check();
     await src.report(report("upparat_step", "IN_PROGRESS", "download_start"));
     await events.until(() => events.cancels.includes("upparat_step"));
-    expect(emu.execution("upparat_step", thing)!.status).toBe("TIMED_OUT");
+    expect(svc.emu.execution("upparat_step", thing)!.status).toBe("TIMED_OUT");
   });
 
   test("refresh re-describes the job for a freshly signed URL", async () => {
     const { thing, src } = await source();
-    emu.createJob({ jobId: "upparat_refresh", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_refresh", document: doc(), things: [thing] });
     const [offer] = await src.check();
     const fresh = await src.refresh!(offer!);
     const sig = (u: string) => Number(new URL(u).searchParams.get("sig"));
@@ -285,9 +277,9 @@ describe("AWS jobs source", () => {
 
   test("refresh of a job that was canceled throws Cancelled", async () => {
     const { thing, src, events } = await source();
-    emu.createJob({ jobId: "upparat_gone", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_gone", document: doc(), things: [thing] });
     const [offer] = await src.check();
-    emu.cancelJob("upparat_gone");
+    svc.emu.cancelJob("upparat_gone");
     const err = await failure(src.refresh!(offer!));
     expect(err.code).toBe("CANCELLED");
     await events.until(() => events.cancels.includes("upparat_gone"));
@@ -296,14 +288,14 @@ describe("AWS jobs source", () => {
   test("a new job is announced with wake", async () => {
     const { thing, events } = await source();
     const before = events.wakes;
-    emu.createJob({ jobId: "upparat_wake", document: doc(), things: [thing] });
+    svc.emu.createJob({ jobId: "upparat_wake", document: doc(), things: [thing] });
     await events.until(() => events.wakes > before);
   });
 
   test("mutual TLS with cafile, certfile and keyfile", async () => {
-    const c = broker.clientCerts!;
-    const { thing, src } = await source({ ini: `[broker]\nhost = 127.0.0.1\nport = ${broker.tlsPort}\nthing_name = x\ncafile = ${c.ca}\ncertfile = ${c.cert}\nkeyfile = ${c.key}\n` });
-    emu.createJob({ jobId: "upparat_tls", document: doc(), things: [thing] });
+    const c = svc.broker.clientCerts!;
+    const { thing, src } = await source({ ini: `[broker]\nhost = 127.0.0.1\nport = ${svc.broker.tlsPort}\nthing_name = x\ncafile = ${c.ca}\ncertfile = ${c.cert}\nkeyfile = ${c.key}\n` });
+    svc.emu.createJob({ jobId: "upparat_tls", document: doc(), things: [thing] });
     expect((await src.check()).map((o) => o.id)).toEqual(["upparat_tls"]);
   });
 
@@ -333,12 +325,12 @@ describe("AWS jobs source", () => {
   // Last: it restarts the broker the other tests share.
   test("broker killed and restarted: reconnects, asks again, and finds a job queued meanwhile", async () => {
     const { thing, src, events } = await source();
-    await broker.kill();
-    emu.createJob({ jobId: "upparat_offline", document: doc(), things: [thing] });
+    await svc.broker.kill();
+    svc.emu.createJob({ jobId: "upparat_offline", document: doc(), things: [thing] });
     const wakes = events.wakes;
-    await broker.restart();
+    await svc.broker.restart();
     await events.until(() => events.wakes > wakes);
-    await emu.until(() => emu.connected);
+    await svc.emu.until(() => svc.emu.connected);
     expect((await src.check()).map((o) => o.id)).toEqual(["upparat_offline"]);
     expect(await src.report(report("upparat_offline", "SUCCEEDED", "complete_ready"))).toBe("acknowledged");
   });

@@ -2,21 +2,21 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { spawn } from "node:child_process";
 import mqtt, { type MqttClient } from "mqtt";
-import { JobsEmulator } from "../../scripts/jobs-emulator.ts";
+import { jobsService } from "../helpers/jobsservice.ts";
 import { Mosquitto, freePort } from "../helpers/mosquitto.ts";
 
-let broker: Mosquitto;
-let emu: JobsEmulator;
 let client: MqttClient;
 let things = 0;
 const inbox: { topic: string; body: Record<string, unknown> }[] = [];
 const waiters = new Set<() => void>();
 
+afterAll(async () => {
+  await client.endAsync();
+});
+const svc = jobsService({ minuteMs: 100 });
+
 beforeAll(async () => {
-  broker = await Mosquitto.start();
-  emu = new JobsEmulator({ broker: broker.url, minuteMs: 100 });
-  await emu.start();
-  client = await mqtt.connectAsync(broker.url);
+  client = await mqtt.connectAsync(svc.broker.url);
   client.on("message", (topic, payload) => {
     if (/\/(get|update|start-next)$/.test(topic)) return; // our own requests
     inbox.push({ topic, body: JSON.parse(payload.toString()) });
@@ -24,11 +24,6 @@ beforeAll(async () => {
   });
 });
 
-afterAll(async () => {
-  await client.endAsync();
-  await emu.stop();
-  await broker.stop();
-});
 
 /** A fresh thing whose jobs topics this test listens to. */
 async function thing(): Promise<string> {
@@ -66,7 +61,7 @@ const DOC = { action: "upparat-update", version: "1", file: "${aws:iot:s3-presig
 describe("jobs emulator", () => {
   test("get lists pending executions; an empty payload is a valid request", async () => {
     const t = await thing();
-    emu.createJob({ jobId: "j_get", document: DOC, things: [t] });
+    svc.emu.createJob({ jobId: "j_get", document: DOC, things: [t] });
     await client.publishAsync(`$aws/things/${t}/jobs/get`, "", { qos: 1 });
     const m = await message((x) => x.topic === `$aws/things/${t}/jobs/get/accepted`);
     expect(m.body.inProgressJobs).toEqual([]);
@@ -76,7 +71,7 @@ describe("jobs emulator", () => {
 
   test("describe signs the presigned-URL placeholder afresh each time and echoes the clientToken", async () => {
     const t = await thing();
-    emu.createJob({ jobId: "j_sign", document: DOC, things: [t] });
+    svc.emu.createJob({ jobId: "j_sign", document: DOC, things: [t] });
     const a = await ask(t, "j_sign/get");
     const b = await ask(t, "$next/get");
     expect(a.answer).toBe("accepted");
@@ -91,7 +86,7 @@ describe("jobs emulator", () => {
   test("start-next moves the next QUEUED execution to IN_PROGRESS", async () => {
     const t = await thing();
     expect((await ask(t, "start-next")).body).not.toHaveProperty("execution");
-    emu.createJob({ jobId: "j_next", document: DOC, things: [t] });
+    svc.emu.createJob({ jobId: "j_next", document: DOC, things: [t] });
     const r = await ask(t, "start-next", { statusDetails: { state: "picked" }, stepTimeoutInMinutes: 600 });
     expect(r.body.execution).toMatchObject({ jobId: "j_next", status: "IN_PROGRESS", versionNumber: 2, statusDetails: { state: "picked" }, startedAt: expect.any(Number) });
     const left = (r.body.execution as { approximateSecondsBeforeTimedOut: number }).approximateSecondsBeforeTimedOut;
@@ -101,7 +96,7 @@ describe("jobs emulator", () => {
 
   test("update: rules for status, statusDetails, versions and terminal states", async () => {
     const t = await thing();
-    emu.createJob({ jobId: "j_upd", document: DOC, things: [t] });
+    svc.emu.createJob({ jobId: "j_upd", document: DOC, things: [t] });
     const rows: [Record<string, unknown>, string, string?][] = [
       [{ status: "QUEUED" }, "rejected", "InvalidRequest"],
       [{ status: "IN_PROGRESS", statusDetails: { "bad key": "x" } }, "rejected", "InvalidRequest"],
@@ -137,39 +132,39 @@ describe("jobs emulator", () => {
 
   test("notify and notify-next follow the pending list; a thing group gets one execution per member", async () => {
     const [a, b] = [await thing(), await thing()];
-    emu.defineGroup("fleet", [a, b]);
-    emu.createJob({ jobId: "j_group", document: DOC, groups: ["fleet"] });
+    svc.emu.defineGroup("fleet", [a, b]);
+    svc.emu.createJob({ jobId: "j_group", document: DOC, groups: ["fleet"] });
     for (const t of [a, b]) {
       const n = await message((x) => x.topic === `$aws/things/${t}/jobs/notify`);
       expect((n.body.jobs as { QUEUED: { jobId: string }[] }).QUEUED.map((j) => j.jobId)).toEqual(["j_group"]);
       const next = await message((x) => x.topic === `$aws/things/${t}/jobs/notify-next`);
       expect(next.body.execution).toMatchObject({ jobId: "j_group", status: "QUEUED", jobDocument: { action: "upparat-update" } });
     }
-    expect(emu.listExecutions("j_group").map((e) => e.thingName).sort()).toEqual([a, b].sort());
-    emu.cancelJob("j_group");
+    expect(svc.emu.listExecutions("j_group").map((e) => e.thingName).sort()).toEqual([a, b].sort());
+    svc.emu.cancelJob("j_group");
     const gone = await message((x) => x.topic === `$aws/things/${a}/jobs/notify-next` && !x.body.execution);
     expect(gone.body.timestamp).toEqual(expect.any(Number));
-    expect(emu.listExecutions("j_group").map((e) => e.status)).toEqual(["CANCELED", "CANCELED"]);
-    expect(emu.messages(a)).toEqual({ received: 0, sent: 4 });
+    expect(svc.emu.listExecutions("j_group").map((e) => e.status)).toEqual(["CANCELED", "CANCELED"]);
+    expect(svc.emu.messages(a)).toEqual({ received: 0, sent: 4 });
   });
 
   test("a normal cancel leaves IN_PROGRESS executions; force cancels them", async () => {
     const t = await thing();
-    emu.createJob({ jobId: "j_force", document: DOC, things: [t] });
+    svc.emu.createJob({ jobId: "j_force", document: DOC, things: [t] });
     await ask(t, "j_force/update", { status: "IN_PROGRESS" });
-    emu.cancelJob("j_force");
-    expect(emu.execution("j_force", t)!.status).toBe("IN_PROGRESS");
-    emu.cancelJob("j_force", { force: true });
-    expect(emu.execution("j_force", t)!.status).toBe("CANCELED");
+    svc.emu.cancelJob("j_force");
+    expect(svc.emu.execution("j_force", t)!.status).toBe("IN_PROGRESS");
+    svc.emu.cancelJob("j_force", { force: true });
+    expect(svc.emu.execution("j_force", t)!.status).toBe("CANCELED");
     expect((await ask(t, "j_force/update", { status: "SUCCEEDED" })).body.code).toBe("InvalidStateTransition");
   });
 
   test("a job's in-progress timeout ends the execution TIMED_OUT; stepTimeoutInMinutes -1 clears a step timer", async () => {
     const t = await thing();
-    emu.createJob({ jobId: "j_job_timeout", document: DOC, things: [t], inProgressTimeoutMinutes: 1 });
+    svc.emu.createJob({ jobId: "j_job_timeout", document: DOC, things: [t], inProgressTimeoutMinutes: 1 });
     await ask(t, "j_job_timeout/update", { status: "IN_PROGRESS", stepTimeoutInMinutes: 1 });
     await ask(t, "j_job_timeout/update", { status: "IN_PROGRESS", stepTimeoutInMinutes: -1 });
-    await emu.until(() => emu.execution("j_job_timeout", t)!.status === "TIMED_OUT");
+    await svc.emu.until(() => svc.emu.execution("j_job_timeout", t)!.status === "TIMED_OUT");
     const n = await message((x) => x.topic === `$aws/things/${t}/jobs/notify` && JSON.stringify(x.body.jobs) === "{}");
     expect(n.body.jobs).toEqual({});
   });
