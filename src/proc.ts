@@ -23,12 +23,19 @@ export function startTicks(pid: number): string | undefined {
   }
 }
 
+let boot: string | undefined;
+
+/** This boot's id ("" where /proc does not say). Read once: it cannot change while otter runs,
+ * and each download checkpoint records it. */
 export function bootId(): string {
-  try {
-    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-  } catch {
-    return "";
+  if (boot === undefined) {
+    try {
+      boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    } catch {
+      boot = "";
+    }
   }
+  return boot;
 }
 
 export function identify(pid: number): ProcessId {
