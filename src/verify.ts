@@ -72,11 +72,19 @@ function signatureHolds(algorithm: Algorithm, key: KeyObject, sig: Buffer, diges
     if (algorithm === "rsa-pkcs1") return verifier!.verify({ key, padding: constants.RSA_PKCS1_PADDING }, sig);
     // A Verify object is good for one try: r||s when the signature has that shape, else DER.
     const coord = key.asymmetricKeyDetails?.namedCurve === "secp384r1" ? 48 : 32;
-    if (sig.length === 2 * coord && sig[0] !== 0x30) return verifier!.verify({ key, dsaEncoding: "ieee-p1363" }, sig);
+    if (sig.length === 2 * coord && !isDerEcdsa(sig)) return verifier!.verify({ key, dsaEncoding: "ieee-p1363" }, sig);
     return verifier!.verify({ key, dsaEncoding: "der" }, sig);
   } catch {
     return false;
   }
+}
+
+// DER is SEQUENCE { INTEGER r, INTEGER s } filling the buffer exactly. A first byte of 0x30
+// alone says nothing: 1 raw r||s signature in 256 starts with it.
+function isDerEcdsa(sig: Buffer): boolean {
+  if (sig.length < 8 || sig[0] !== 0x30 || sig[1] !== sig.length - 2 || sig[2] !== 0x02) return false;
+  const r = sig[3]!;
+  return sig[4 + r] === 0x02 && 6 + r + sig[5 + r]! === sig.length;
 }
 
 const ALIASES: Record<string, Algorithm> = {

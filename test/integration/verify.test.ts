@@ -161,6 +161,17 @@ describe("verify", () => {
     await verifyFile(r, { signature: { value: p1363.toString("base64") } }, verifyCfg(`public_key = ${publicKey(ecKey)}`));
   });
 
+  // Found by CI: such a signature was taken for DER by its first byte and refused.
+  test("a raw r||s ECDSA signature that starts with 0x30 (1 in 256 do) is accepted", async () => {
+    const { createPrivateKey, sign: signRaw } = await import("node:crypto");
+    const key = createPrivateKey(readFileSync(ecKey));
+    let p1363 = Buffer.alloc(0);
+    for (let i = 0; i < 20_000 && p1363[0] !== 0x30; i++) p1363 = signRaw("sha256", DATA, { key, dsaEncoding: "ieee-p1363" });
+    expect(p1363[0]).toBe(0x30);
+    const r = downloaded();
+    await verifyFile(r, { signature: { value: p1363.toString("base64") } }, verifyCfg(`public_key = ${publicKey(ecKey)}`));
+  });
+
   test("require_signature refuses an unsigned file", async () => {
     const r = downloaded();
     await rejects(r, verifyFile(r, { sha256: r.sha256 }, verifyCfg("require_signature = true")), "SIGNATURE_MISSING");
