@@ -2,7 +2,7 @@
 // (one short read-modify-write of approvals.json). A lock is a file created exclusively that
 // holds its holder's pid and process start time, so a reused pid is not taken for a live
 // holder, and a lock whose holder died is taken over.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { LockHeld } from "./errors.ts";
 import { log } from "./log.ts";
@@ -24,18 +24,33 @@ const UNWRITTEN_STALE_MS = 5_000;
 // Takeovers of dead holders' files before giving up (each one is another newcomer's race).
 const MAX_TAKEOVERS = 10;
 
-/** The live holder in a lock file; "unwritten" while it is being created; undefined when free or its holder is dead. */
-function holderOf<T extends Holder>(path: string): T | "unwritten" | undefined {
+/** A lock file as read at one moment. */
+export interface Seen {
+  text: string;
+  mtimeMs: number;
+}
+
+function look(path: string): Seen | undefined {
   try {
-    const holder = JSON.parse(readFileSync(path, "utf8")) as T;
+    return { mtimeMs: statSync(path).mtimeMs, text: readFileSync(path, "utf8") };
+  } catch {
+    return undefined; // no lock file
+  }
+}
+
+/** The live holder of a lock file seen; "unwritten" while it is being created; undefined when its holder is dead. */
+function holderIn<T extends Holder>(seen: Seen): T | "unwritten" | undefined {
+  try {
+    const holder = JSON.parse(seen.text) as T;
     return startTicks(holder.pid) === holder.startTicks ? holder : undefined;
   } catch {
-    try {
-      return Date.now() - statSync(path).mtimeMs > UNWRITTEN_STALE_MS ? undefined : "unwritten";
-    } catch {
-      return undefined; // no lock file
-    }
+    return Date.now() - seen.mtimeMs > UNWRITTEN_STALE_MS ? undefined : "unwritten";
   }
+}
+
+function holderOf<T extends Holder>(path: string): T | "unwritten" | undefined {
+  const seen = look(path);
+  return seen && holderIn<T>(seen);
 }
 
 /**
@@ -52,25 +67,51 @@ export function takeLock<T extends Holder>(path: string, me: T): { release: () =
       return {
         release: () => {
           const holder = holderOf<T>(path);
-          if (typeof holder === "object" && holder.pid === me.pid) unlinkSync(path);
+          try {
+            if (typeof holder === "object" && holder.pid === me.pid) unlinkSync(path);
+          } catch {
+            // moved aside for a moment by retire(); put back, it is a dead holder's file once we exit
+          }
         },
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
-    const holder = holderOf<T>(path);
+    const seen = look(path);
+    const holder = seen && holderIn<T>(seen);
     if (holder !== undefined) return { holder };
-    // The holder is dead: move its file aside atomically so two newcomers cannot both remove it.
-    const aside = `${path}.stale-${process.pid}`;
-    try {
-      renameSync(path, aside);
-      unlinkSync(aside);
-      log.warn("removed a stale lock left by a dead process", { path });
-    } catch {
-      // another newcomer moved it first; try again
-    }
+    if (seen) retire(path, seen);
   }
   return { holder: "unwritten" };
+}
+
+/**
+ * Remove the lock file a dead holder left, as `judged` saw it. The file is first moved aside
+ * atomically, so two newcomers cannot both remove it; then what was moved is checked. The
+ * judged holder may have released its lock and exited between the read and the rename, and
+ * another process taken the lock anew: that live file is put back, not removed.
+ * @internal exported for the lock tests
+ */
+export function retire(path: string, judged: Seen): void {
+  const aside = `${path}.stale-${process.pid}`;
+  try {
+    renameSync(path, aside);
+  } catch {
+    return; // gone already: released, or another newcomer moved it first
+  }
+  const moved = look(aside);
+  if (moved?.text === judged.text && holderIn(moved) === undefined) {
+    unlinkSync(aside);
+    log.warn("removed a stale lock left by a dead process", { path });
+    return;
+  }
+  try {
+    linkSync(aside, path); // never over a lock taken meanwhile
+  } catch {
+    // The path was free for the microseconds since the rename and another process took it:
+    // the one race left, far narrower than judging and removing in two unchecked steps.
+  }
+  unlinkSync(aside);
 }
 
 /** Who holds otter.lock in `dir`, if a live process does. */
