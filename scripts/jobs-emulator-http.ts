@@ -10,8 +10,8 @@
 //   POST /things/THING/faults {code, op?, count?}                               reject the next requests
 //   GET /things/THING/messages                                                  message counts
 import { createServer, type IncomingMessage } from "node:http";
-import { JobsEmulator, type Operation } from "./jobs-emulator.ts";
 import type { ErrorCode } from "../src/sources/jobsapi.ts";
+import { JobsEmulator, type Operation } from "./jobs-emulator.ts";
 
 type Body = Record<string, unknown>;
 type Route = (emu: JobsEmulator, m: string[], body: Body, query: URLSearchParams) => unknown;

@@ -15,10 +15,10 @@
 //   a transient error (the pipeline retries with backoff). Anything else: SourceRejected.
 // - Cancellation: a job offered and not yet finished that vanishes from notify (or that
 //   notify-next shows is no longer first/pending) → events.cancelled(jobId).
-import type { Config } from "../config.ts";
-import { Cancelled, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../errors.ts";
-import { log } from "../log.ts";
-import { sleep } from "../sleep.ts";
+import { Cancelled, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
+import { log } from "../base/log.ts";
+import { sleep } from "../base/sleep.ts";
+import type { Config } from "../config/config.ts";
 import { offerFromJob } from "./jobdoc.ts";
 import { TERMINAL, jobsTopic, type Execution, type ExecutionState, type ExecutionSummary } from "./jobsapi.ts";
 import { MqttLink, type Answer } from "./mqttlink.ts";

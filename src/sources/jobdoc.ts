@@ -2,7 +2,7 @@
 //   {"action": "upparat-update", "version": "1.2.3", "file": "https://…", "meta": "…", "force": false}
 // plus otter's optional extras (sha256, size, signature, boards, archive), validated field by
 // field by offerFields like a manifest. A bad field is one line naming the job and the field.
-import { JobInvalid } from "../errors.ts";
+import { JobInvalid } from "../base/errors.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
 import type { Offer } from "./source.ts";
 

@@ -1,7 +1,7 @@
 // The HTTP manifest source, for fleets without AWS: one small JSON manifest per channel
 // ([channels] name = URL), polled. Reports go to [service] report_url as a JSON POST per
 // status change (retried until a 2xx), and always to the log and the history. Manifests and
-// reports go through src/http.ts, like the files: one CA, client certificate, proxy and
+// reports go through src/transfer/http.ts, like the files: one CA, client certificate, proxy and
 // header set for every HTTP call.
 //
 // Manifest schema (README "Manifests"):
@@ -10,10 +10,10 @@
 //     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }
 import { open } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import type { Config } from "../config.ts";
-import { ManifestInvalid, SourceRejected, SourceUnavailable, describe } from "../errors.ts";
-import { readCapped, send, withTransport } from "../http.ts";
-import { log } from "../log.ts";
+import { ManifestInvalid, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
+import { log } from "../base/log.ts";
+import type { Config } from "../config/config.ts";
+import { readCapped, send, withTransport } from "../transfer/http.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
 import type { Delivery, Offer, Report, Source } from "./source.ts";
 

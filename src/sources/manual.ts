@@ -2,7 +2,7 @@
 // service laptop), so it goes through the same pipeline, journal and reports.
 import { isAbsolute, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/config.ts";
 import { postReport } from "./manifest.ts";
 import type { Offer, Source } from "./source.ts";
 

@@ -4,9 +4,9 @@
 // mqtt.js is imported on start() only, so `otter --version` never loads it.
 import { readFileSync } from "node:fs";
 import type { IClientOptions, MqttClient } from "mqtt";
-import { backoffSeconds } from "../backoff.ts";
-import { ReportUnacknowledged, SourceUnavailable } from "../errors.ts";
-import { log } from "../log.ts";
+import { backoffSeconds } from "../base/backoff.ts";
+import { ReportUnacknowledged, SourceUnavailable } from "../base/errors.ts";
+import { log } from "../base/log.ts";
 
 export interface LinkOptions {
   host: string;

@@ -1,6 +1,7 @@
 // Field-by-field validation of what a manifest or a job document says about an update.
 // Never trust either: each bad field is one line naming it, what came and what is expected.
-import type { Offer, SignatureSpec } from "./source.ts";
+import type { SignatureSpec } from "../transfer/verify.ts";
+import type { Offer } from "./source.ts";
 
 /** Thrown with a one-line message; the caller wraps it in ManifestInvalid or JobInvalid. */
 export class FieldError extends Error {}

@@ -1,15 +1,6 @@
 // What a job source (AWS IoT Jobs over MQTT, HTTP manifests, a file given by hand) gives
 // the pipeline and takes from it. The pipeline knows nothing of MQTT or HTTP.
-
-/** A detached signature over the file's sha256 digest. */
-export interface SignatureSpec {
-  /** base64 signature bytes */
-  value: string;
-  /** rsa-pkcs1 | rsa-pss | ecdsa | ed25519; inferred from the key when absent */
-  algorithm?: string;
-  /** PEM signer certificate that must chain to [verify] ca (AWS code-signing carries one) */
-  certificate?: string;
-}
+import type { SignatureSpec } from "../transfer/verify.ts";
 
 /** An update a source proposes. Validated by the source before it gets here. */
 export interface Offer {

@@ -3,7 +3,7 @@
 // format characters (Unicode category C). `sanitize` makes anything fit; `problemOf` says
 // why a given map would be rejected (the jobs emulator answers InvalidRequest with it).
 
-import { ESCAPES } from "../lines.ts";
+import { ESCAPES } from "../base/lines.ts";
 
 export const MAX_PAIRS = 10;
 export const MAX_KEY = 128;

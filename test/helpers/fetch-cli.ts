@@ -2,12 +2,13 @@
 // what built artifacts do without the pipeline:
 //   fetch-cli CONFIG URL PART [--sha256 HEX] [--size N] [--journal FILE]
 // The journal holds the last ResumePoint (written atomically at each checkpoint), so a
-// killed run resumes as otter does (see src/partfile.ts). Prints the DownloadResult as JSON.
+// killed run resumes as otter does (see src/transfer/partfile.ts). Prints the DownloadResult as JSON.
 import { existsSync, readFileSync } from "node:fs";
-import { writeFileAtomic } from "../../src/atomic.ts";
-import { loadConfig } from "../../src/config.ts";
-import { download, type ResumePoint } from "../../src/download.ts";
-import { describe, exitCodeOf, OtterError } from "../../src/errors.ts";
+import { writeFileAtomic } from "../../src/base/atomic.ts";
+import { describe, exitCodeOf, OtterError } from "../../src/base/errors.ts";
+import { loadConfig } from "../../src/config/config.ts";
+import { download } from "../../src/transfer/download.ts";
+import type { ResumePoint } from "../../src/transfer/request.ts";
 
 const [config, url, part, ...rest] = process.argv.slice(2);
 const flag = (name: string) => {

@@ -1,7 +1,7 @@
 // Kill otter at random instants through whole updates and check what must hold whatever
 // the instant: the update ends installed and ready, with one final report (a report cut off
 // in flight may arrive twice, with the same seq) and never a failure. Used by
-// test/integration/torture.test.ts and, for longer runs, scripts/torture.
+// test/integration/e2e/torture.test.ts and, for longer runs, scripts/torture.
 import { Rig } from "./rig.ts";
 import { UpdateServer } from "./updateserver.ts";
 

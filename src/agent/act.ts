@@ -1,0 +1,82 @@
+// What the agent does with one check's offers: ask the policy (decideNow), deal with the
+// offers it refused, note a pending approval, and say which offer to start a job for or
+// how long to wait. The agent runs the job; this decides nothing itself.
+import { EXIT, type ExitCode } from "../base/errors.ts";
+import { log } from "../base/log.ts";
+import type { Config } from "../config/config.ts";
+import type { Offer } from "../sources/source.ts";
+import { updateApprovals } from "../policy/approvalfile.ts";
+import { notePending } from "../policy/approvals.ts";
+import { verdict } from "../policy/explain.ts";
+import type { Decision, Rejected, RunningImage } from "../policy/policy.ts";
+import type { JobRecord } from "./journal.ts";
+import { decideNow } from "./policyinput.ts";
+
+export interface Step {
+  /** start a job for this offer now */
+  offer?: Offer;
+  /** otherwise decide again at this time at the latest (ms epoch) */
+  until?: number;
+  code: ExitCode;
+  /** one line for --once's stdout */
+  summary: string;
+}
+
+/** The REJECTED outcome an AWS job gets for an offer the policy refused. */
+export function rejection(r: Rejected): JobRecord["outcome"] {
+  return { status: "REJECTED", state: r.rule === "board" ? "board_mismatch" : "denied", message: r.reason };
+}
+
+// A reflash of the version that runs (rule 1) must not stop at "already installed": force it.
+function jobOffer(offer: Offer, running: RunningImage): Offer {
+  const reflash = (running.workloadDied || running.readyFailed) && offer.version === running.version;
+  return reflash ? { ...offer, force: true } : offer;
+}
+
+// The line explaining "nothing": the last reason that blocked something, if any.
+function nothing(d: Decision): string {
+  const last = [...d.reasons].reverse().find((r) => !r.allowed);
+  return `nothing to do: ${last ? `${last.offerId}: ${last.text}` : d.reasons.length ? "no offer applies" : "no offers"}`;
+}
+
+export class Decider {
+  private lastBoardError?: string;
+
+  constructor(
+    private readonly config: Config,
+    /** end an AWS job the policy refused with REJECTED (through the outbox) */
+    private readonly reject: (offer: Offer, outcome: JobRecord["outcome"]) => Promise<void>,
+  ) {}
+
+  /** Decide on `offers` for the device as `running` describes it. */
+  async step(running: RunningImage, offers: Offer[], now: number): Promise<Step> {
+    const { decision: d, board } = await decideNow(this.config, running, offers, now);
+    if (board.error && board.error !== this.lastBoardError) log.warn(`${board.error}; offers that name boards are refused`);
+    this.lastBoardError = board.error;
+    for (const r of d.reasons) log.debug(`policy: ${r.allowed ? "+" : "-"} ${r.offerId} ${r.rule}: ${r.text}`);
+    for (const r of d.rejected) {
+      if (r.offer.source === "aws") await this.reject(r.offer, rejection(r));
+      else log.info(`refused ${r.offer.id}: ${r.reason}`);
+    }
+    switch (d.kind) {
+      case "update":
+        log.info(`policy: ${verdict(d)}`);
+        return { offer: jobOffer(d.offer, running), code: EXIT.ok, summary: verdict(d) };
+      case "wait":
+        log.info(`policy: ${verdict(d)}`);
+        // With the window closed but downloads allowed, the job runs now and waits in install.
+        if (d.downloadAllowed) return { offer: d.offer, code: EXIT.ok, summary: verdict(d) };
+        return { until: d.until, code: EXIT.retryLater, summary: verdict(d) };
+      case "approval": {
+        const after = await updateApprovals(this.config.service.state_dir, (s) => notePending(s, d, now));
+        const line = `${d.offer.id} waits for approval: otter approve ${d.approvalId} (or otter deny ${d.approvalId})`;
+        if (after.pendingSince[d.approvalId] === now) log.warn(line);
+        else log.info(line);
+        return { until: d.autoApproveAt, code: EXIT.retryLater, summary: verdict(d) };
+      }
+      case "nothing":
+        log.info(`policy: ${nothing(d)}`);
+        return { code: EXIT.ok, summary: nothing(d) };
+    }
+  }
+}

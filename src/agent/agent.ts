@@ -1,0 +1,203 @@
+// The agent's loop: take the lock, resume the journal's job if there is one, otherwise
+// ask the source for work and let the policy decide (src/agent/act.ts), run the job through the
+// pipeline, deliver reports, and (as a daemon) supervise the workload and sleep until the
+// next check, a notification, a workload's death or an approval.
+import { mkdirSync, watch } from "node:fs";
+import { removeStaleTemps } from "../base/atomic.ts";
+import { EXIT, OtterError, WindowClosed, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
+import { acquireLock } from "../base/lock.ts";
+import { log } from "../base/log.ts";
+import { sleep } from "../base/sleep.ts";
+import type { Config } from "../config/config.ts";
+import type { ProgressBar } from "../transfer/progress.ts";
+import { createSource } from "../sources/index.ts";
+import type { Offer, Source } from "../sources/source.ts";
+import { APPROVALS_FILE, readApprovals } from "../policy/approvalfile.ts";
+import { approvalId } from "../policy/policy.ts";
+import { Decider } from "./act.ts";
+import { Journal, type JobRecord } from "./journal.ts";
+import { Outbox } from "./outbox.ts";
+import { cancellable, type State } from "./pipeline.ts";
+import { runJob, type RunResult } from "./runner.ts";
+import { Supervisor } from "./supervisor.ts";
+
+export interface AgentOptions {
+  once: boolean;
+  /** a source given by the caller (otter install) instead of the configured one */
+  source?: Source;
+  /** print a one-line summary of each job to stdout */
+  summary?: (line: string) => void;
+  /** a download progress bar (on a TTY) */
+  progress?: ProgressBar;
+}
+
+/** A new job for an offer; an AWS execution left in reboot_start resumes at the version check (Upparat). */
+export function newJob(offer: Offer, state?: State, outcome?: JobRecord["outcome"]): JobRecord {
+  const start: State = state ?? (offer.inProgressState === "reboot_start" ? "confirmVersion" : "versionCheck");
+  return { offer, state: start, startedAt: new Date().toISOString(), starts: {}, hooks: {}, seq: 0, outcome };
+}
+
+function exitFor(result: RunResult): ExitCode {
+  if (result.kind === "paused") return exitCodeOf(result.error);
+  if (result.kind === "stopped") return EXIT.retryLater;
+  return result.job.outcome?.status === "SUCCEEDED" ? EXIT.ok : EXIT.failed;
+}
+
+function describeResult(result: RunResult): string {
+  const { offer, outcome } = result.job;
+  const what = `${offer.id} (version ${offer.version})`;
+  if (result.kind === "paused") return `${what}: paused in ${result.job.state}: ${describe(result.error)}`;
+  if (result.kind === "stopped") return `${what}: stopped in ${result.job.state}; it resumes on the next start`;
+  return `${what}: ${outcome?.status} ${outcome?.state}: ${outcome?.message}`;
+}
+
+/** Run otter: once (check, run what is due, exit) or as a daemon. Returns the exit code. */
+export async function runAgent(config: Config, opts: AgentOptions): Promise<ExitCode> {
+  const dir = config.service.state_dir;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  mkdirSync(config.service.download_location, { recursive: true, mode: 0o700 });
+  const release = acquireLock(dir, opts.once ? "otter --once" : "otter run");
+  removeStaleTemps(dir);
+  const stop = new AbortController();
+  const onSignal = (sig: string) => {
+    log.info(`${sig}: stopping`);
+    stop.abort();
+  };
+  process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
+  try {
+    return await loop(config, opts, stop.signal);
+  } finally {
+    process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
+    release();
+  }
+}
+
+// Wake the daemon when `otter approve/deny` rewrites the approvals file; a no-op where
+// watching fails (the next check_interval still sees the change).
+function watchApprovals(dir: string, onChange: () => void): () => void {
+  try {
+    const watcher = watch(dir, (_event, name) => {
+      if (name && String(name).includes(APPROVALS_FILE)) onChange();
+    });
+    return () => watcher.close();
+  } catch (err) {
+    log.debug(`cannot watch ${dir} for approvals: ${describe(err)}`);
+    return () => {};
+  }
+}
+
+async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Promise<ExitCode> {
+  const journal = Journal.open(config.service.state_dir);
+  const source = opts.source ?? (await createSource(config));
+  let wake = new AbortController();
+  let cancel = new AbortController();
+  // Stop the job under way while that is still safe (before install); past that it finishes.
+  const cancelJob = (job: JobRecord, why: string) => {
+    if (!cancellable(job.state)) return log.warn(`${why} during ${job.state}; too late to stop: finishing it and reporting`);
+    if (cancel.signal.aborted) return;
+    log.warn(`${why}; cancelling it`);
+    cancel.abort();
+  };
+  const outbox = new Outbox(journal, source, stop);
+  journal.onEnqueue = () => outbox.kick();
+  await source.start({
+    wake: () => {
+      wake.abort();
+      outbox.retryNow(); // reconnected: queued reports need not wait out their backoff
+    },
+    cancelled: (jobId) => {
+      const job = journal.data.job;
+      if (job?.offer.id === jobId) cancelJob(job, `job ${jobId} was cancelled upstream`);
+    },
+  });
+  outbox.start();
+  // The workload is supervised by the daemon only: a --once or `otter install` run ends.
+  const supervisor = opts.once ? undefined : new Supervisor(config, journal, () => wake.abort());
+  // `otter deny` of the job under way cancels it, whether it came while the daemon ran or
+  // while otter was stopped (checked again as the job resumes).
+  const cancelIfDenied = () => {
+    const job = journal.data.job;
+    const id = job && approvalId(job.offer);
+    if (id && readApprovals(config.service.state_dir).denied.includes(id)) cancelJob(job, `${job.offer.id} was denied (otter deny ${id})`);
+  };
+  const unwatch = opts.once ? () => {} : watchApprovals(config.service.state_dir, () => {
+    wake.abort();
+    cancelIfDenied();
+  });
+  const run = (resumed: boolean) => {
+    cancel = new AbortController();
+    if (cancellable(journal.data.job!.state)) cancelIfDenied(); // (a denied offer's REJECTED report is no job to stop)
+    const signal = AbortSignal.any([stop, cancel.signal]);
+    const flush = (ms: number) => outbox.drain(ms).then(() => {});
+    const stopWorkload = supervisor && (() => supervisor.stop(true));
+    return runJob({ config, journal, source, signal, flush, progress: opts.progress, stopWorkload }, stop, resumed);
+  };
+  // An AWS job the policy refused ends at once as REJECTED, through the report state and the outbox.
+  const decider = new Decider(config, async (offer, outcome) => {
+    journal.data.job = newJob(offer, "report", outcome);
+    journal.save();
+    await run(false);
+  });
+  let code: ExitCode = EXIT.ok;
+  // A job found in the journal at start is a resume (a crash, a reboot): the loop guard counts it.
+  let resumed = journal.data.job !== undefined;
+  try {
+    while (!stop.aborted) {
+      // A fresh wake signal before asking: a notification that arrives while the check or the
+      // job runs must still cut the sleep below short (it was lost when made after the check).
+      wake = new AbortController();
+      let wait = config.service.check_interval * 1000 + Math.random() * config.service.check_jitter * 1000;
+      await supervisor?.ensure();
+      if (!journal.data.job) {
+        try {
+          const offers = await source.check();
+          // `otter install`'s file is an operator's command: no policy between it and the pipeline.
+          const now = Date.now();
+          const step = opts.source ? { offer: offers[0], code: EXIT.ok, summary: "nothing to do: no offers" } : await decider.step(journal.data.running, offers, now);
+          code = step.code;
+          if (step.offer) {
+            journal.data.job = newJob(step.offer);
+            journal.save();
+          } else {
+            opts.summary?.(step.summary);
+            if (step.until !== undefined) wait = Math.max(MIN_WAIT_MS, Math.min(wait, step.until - now));
+          }
+        } catch (err) {
+          log.warn(`check failed: ${describe(err)}`);
+          code = exitCodeOf(err);
+        }
+      }
+      if (journal.data.job) {
+        const result = await run(resumed);
+        resumed = false;
+        code = exitFor(result);
+        opts.summary?.(describeResult(result));
+        if (result.kind === "paused") wait = pauseFor(config, result.error);
+        else if (result.kind === "done" && !opts.once) continue; // look for the next job at once
+      }
+      if (opts.once) break;
+      await sleep(wait, AbortSignal.any([stop, wake.signal]));
+    }
+  } finally {
+    unwatch();
+    await supervisor?.stop(true);
+  }
+  // A daemon asked to stop (systemd) stops cleanly; --once cut short says "run me again".
+  if (stop.aborted && !opts.once) code = EXIT.ok;
+  const delivered = await outbox.drain(opts.once ? config.service.report_timeout * 1000 : 5_000);
+  if (!delivered) {
+    log.warn(`${journal.data.outbox.length} report(s) not delivered yet; they stay in the journal and are sent on the next start`);
+    if (code === EXIT.ok) code = EXIT.retryLater;
+  }
+  await source.stop();
+  return code;
+}
+
+// A wait computed from a time that has just passed (a clock step) must not spin the loop.
+const MIN_WAIT_MS = 1000;
+
+// How long a paused job waits: until the update window opens, else retry_interval.
+function pauseFor(config: Config, error: OtterError): number {
+  if (error instanceof WindowClosed) return Math.max(MIN_WAIT_MS, error.until - Date.now());
+  return config.hooks.retry_interval * 1000;
+}

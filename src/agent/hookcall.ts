@@ -1,0 +1,88 @@
+// Calls one of the job's hooks the way Upparat does — argv [elapsed_seconds, retry_count,
+// meta, ...] — with otter's guarantees: exit 3 retries after retry_interval at most
+// max_retries runs, counted in the journal so a crash never resets the count; every run
+// has a timeout; a failure carries the hook's last lines.
+import { Cancelled, HookFailed, HookRetriesExhausted, HookTimeout } from "../base/errors.ts";
+import { log } from "../base/log.ts";
+import { identify, stillRunning, stopGroup } from "../base/proc.ts";
+import { sleep } from "../base/sleep.ts";
+import type { Config } from "../config/config.ts";
+import { runHook } from "./hooks.ts";
+import type { Journal } from "./journal.ts";
+
+export type HookName = "version" | "download" | "install" | "restart" | "ready" | "rollback";
+
+export interface HookCall {
+  config: Config;
+  journal: Journal;
+  signal: AbortSignal;
+  /** counter key in the journal: the pipeline state calling the hook */
+  key: string;
+  name: HookName;
+  /** arguments after [elapsed, retry, meta] */
+  extra?: string[];
+  onLine?: (stream: "stdout" | "stderr", line: string) => void;
+}
+
+function timeoutOf(config: Config, name: HookName): number {
+  const h = config.hooks;
+  return (name === "version" ? h.version_timeout : name === "ready" ? h.ready_timeout : h.timeout) * 1000;
+}
+
+/** Run the hook to success; undefined when it is not configured. Returns its result line. */
+export async function callHook(call: HookCall): Promise<string | undefined> {
+  const { config, journal, name } = call;
+  const path = config.hooks[name];
+  if (!path) return undefined;
+  const job = journal.data.job!;
+  const count = (job.hooks[call.key] ??= { firstCall: Date.now(), retries: 0 });
+  journal.save();
+  for (;;) {
+    const elapsed = Math.floor((Date.now() - count.firstCall) / 1000);
+    const args = [String(elapsed), String(count.retries), job.offer.meta, ...(call.extra ?? [])];
+    log.info(`running ${name} hook`, { job: job.offer.id, retry: count.retries });
+    const res = await runHook({
+      name, path, args, timeoutMs: timeoutOf(config, name), killGraceMs: config.hooks.kill_grace * 1000,
+      signal: call.signal, onLine: call.onLine,
+      onSpawn: (pid) => {
+        job.hookProcess = identify(pid);
+        journal.save();
+      },
+    });
+    delete job.hookProcess;
+    const tail = res.lastLines.length ? `: ${res.lastLines.slice(-3).join(" | ")}` : "";
+    if (res.cancelled) throw new Cancelled(`${name} hook stopped: the job was cancelled or otter is stopping`);
+    if (res.timedOut) throw new HookTimeout(`${name} hook ran past its ${timeoutOf(config, name) / 1000} s timeout and was killed${tail}`);
+    if (res.exitCode === 0) {
+      delete job.hooks[call.key];
+      journal.save();
+      return res.result;
+    }
+    if (res.exitCode !== 3) {
+      throw new HookFailed(`${name} hook failed: ${res.exitCode === null ? `killed by ${res.signal}` : `Exit code: ${res.exitCode}`}${tail}`);
+    }
+    count.retries++;
+    journal.save();
+    if (count.retries >= config.hooks.max_retries) {
+      throw new HookRetriesExhausted(`${name} hook: Timeout after ${Math.floor((Date.now() - count.firstCall) / 1000)} s (${count.retries} runs asked to retry)`);
+    }
+    log.info(`${name} hook asked to retry later`, { in: `${config.hooks.retry_interval}s`, retry: count.retries });
+    await sleep(config.hooks.retry_interval * 1000, call.signal);
+  }
+}
+
+/**
+ * End the hook a killed otter left running (hooks lead their own session, so they outlive
+ * otter), before its state runs again. Only the very process that was recorded: same boot,
+ * same start time.
+ */
+export async function endLeftoverHook(journal: Journal, graceMs: number): Promise<void> {
+  const left = journal.data.job?.hookProcess;
+  if (!left) return;
+  if (stillRunning(left)) {
+    log.warn("ending a hook left running by an otter that was killed", { pid: left.pid });
+    await stopGroup(left.pid, graceMs);
+  }
+  delete journal.data.job!.hookProcess;
+  journal.save();
+}

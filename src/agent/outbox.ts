@@ -1,0 +1,94 @@
+// Delivers the journal's outbox to the source, oldest first, one at a time, so reports
+// arrive in order. A report leaves the outbox only once the source acknowledged it (or
+// said the job is already terminal); transient failures back off and retry forever.
+import { backoffSeconds } from "../base/backoff.ts";
+import { describe, isTransient } from "../base/errors.ts";
+import { log } from "../base/log.ts";
+import { sleep } from "../base/sleep.ts";
+import type { Report, Source } from "../sources/source.ts";
+import type { Journal } from "./journal.ts";
+
+const BACKOFF_BASE_S = 1;
+const BACKOFF_CAP_S = 60;
+
+export class Outbox {
+  private wakeUp = () => {};
+  private backoffCut = new AbortController();
+  private idle: (() => void)[] = [];
+  private running?: Promise<void>;
+
+  constructor(
+    private readonly journal: Journal,
+    private readonly source: Source,
+    private readonly stop: AbortSignal,
+  ) {}
+
+  /** Start the delivery loop (once). */
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  /** Something was queued: deliver it now. */
+  kick(): void {
+    this.wakeUp();
+  }
+
+  /** The upstream is reachable again (a reconnect): end any backoff and deliver now. */
+  retryNow(): void {
+    this.backoffCut.abort();
+    this.backoffCut = new AbortController();
+    this.wakeUp();
+  }
+
+  /** Wait until the outbox is empty, or ms passed; true when it is empty. */
+  async drain(ms: number): Promise<boolean> {
+    if (!this.journal.data.outbox.length) return true;
+    this.kick();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      new Promise<void>((r) => this.idle.push(r)),
+      new Promise<void>((r) => (timer = setTimeout(r, ms))),
+    ]);
+    clearTimeout(timer);
+    return this.journal.data.outbox.length === 0;
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stop.aborted) {
+      const report = this.journal.data.outbox[0];
+      if (!report) {
+        this.idle.splice(0).forEach((r) => r());
+        await new Promise<void>((r) => {
+          this.wakeUp = r;
+          this.stop.addEventListener("abort", () => r(), { once: true });
+        });
+        continue;
+      }
+      try {
+        const delivery = await this.source.report(report);
+        if (delivery === "already-terminal") log.warn(`report dropped: job ${report.jobId} is already terminal upstream`, { state: report.state });
+        this.remove(report);
+        failures = 0;
+      } catch (err) {
+        if (!isTransient(err)) {
+          log.error(`report rejected and dropped: ${describe(err)}`, { job: report.jobId, state: report.state });
+          this.remove(report);
+          continue;
+        }
+        // Full jitter, so a fleet coming back online does not report in lockstep.
+        const wait = backoffSeconds(failures++, BACKOFF_BASE_S, BACKOFF_CAP_S);
+        log.warn(`report not delivered, retrying in ${wait.toFixed(1)} s: ${describe(err)}`, { job: report.jobId });
+        await sleep(wait * 1000, AbortSignal.any([this.stop, this.backoffCut.signal]));
+      }
+    }
+  }
+
+  // Remove by identity of job and seq: a progress report may have been replaced meanwhile.
+  private remove(report: Report): void {
+    const box = this.journal.data.outbox;
+    const i = box.findIndex((r) => r.jobId === report.jobId && r.seq === report.seq);
+    if (i >= 0) box.splice(i, 1);
+    this.journal.save();
+  }
+}

@@ -1,0 +1,86 @@
+// Drives one job through the pipeline: journal the state, run its handler, map the
+// outcome through the table, repeat until done. Failures become the job's outcome;
+// a transient error pauses the job in its state (the caller decides when to go on).
+import { OtterError, describe, failureStateOf, isTransient, LoopDetected } from "../base/errors.ts";
+import { log } from "../base/log.ts";
+import { endLeftoverHook } from "./hookcall.ts";
+import type { JobRecord } from "./journal.ts";
+import { cancellable, next, resumeFrom, type Event, type State } from "./pipeline.ts";
+import { handlers, type Ctx } from "./states.ts";
+
+/** The Upparat failure state for a hook or step that failed in each pipeline state. */
+const FAILED_STATE: Partial<Record<State, string>> = {
+  versionCheck: "version_hook_failed",
+  downloadHook: "download_hook_failed",
+  download: "download_failed",
+  verify: "verification_failed",
+  install: "installation_hook_failed",
+  restart: "restart_hook_failed",
+  confirmVersion: "version_hook_failed",
+  ready: "ready_hook_failed",
+};
+
+export type RunResult =
+  | { kind: "done"; job: JobRecord }
+  | { kind: "paused"; job: JobRecord; error: OtterError }
+  | { kind: "stopped"; job: JobRecord };
+
+// Record a failure as the job's outcome and say which event it is.
+function failure(job: JobRecord, state: State, err: unknown): Event {
+  const cancelled = err instanceof OtterError && err.code === "CANCELLED";
+  if (cancelled && cancellable(state)) {
+    job.outcome = { status: "FAILED", state: "cancelled", message: describe(err) };
+    return "cancelled";
+  }
+  const code = err instanceof OtterError ? err.code : undefined;
+  job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err), code };
+  return "failed";
+}
+
+/**
+ * Run the journal's job from where it was left (resumeFrom). `resumed` says otter just
+ * started and found the job in the journal: each such start is counted per state, and a
+ * job that keeps coming back to the same state (a reboot loop) fails after
+ * service.max_starts. A pause (retry later) is not a start, nor is the next otter's
+ * pick-up of a paused job.
+ */
+export async function runJob(ctx: Ctx, stopping: AbortSignal, resumed: boolean): Promise<RunResult> {
+  const { journal } = ctx;
+  const job = journal.data.job!;
+  await endLeftoverHook(journal, ctx.config.hooks.kill_grace * 1000);
+  job.state = resumeFrom(job.state);
+  // A job that paused (retry later: a postponed hook, a closed update window) stopped on
+  // purpose; the next otter picking it up (--once from cron) is not a crash to count.
+  const crashed = resumed && job.pausedIn !== job.state;
+  delete job.pausedIn;
+  const starts = (job.starts[job.state] ?? 0) + (crashed ? 1 : 0);
+  job.starts[job.state] = starts;
+  journal.save();
+  if (starts > ctx.config.service.max_starts && job.state !== "report" && job.state !== "rollback") {
+    const err = new LoopDetected(`loop detected: started in ${job.state} ${starts} times (max_starts ${ctx.config.service.max_starts})`);
+    log.error(err.message, { job: job.offer.id });
+    job.state = next(job.state, failure(job, job.state, err));
+    journal.save();
+  }
+  while (job.state !== "done") {
+    const state = job.state as Exclude<State, "done">;
+    log.debug(`job ${job.offer.id}: ${state}`);
+    let event: Event;
+    try {
+      event = await handlers[state](ctx, job);
+    } catch (err) {
+      if (stopping.aborted) return { kind: "stopped", job };
+      if (isTransient(err)) {
+        log.warn(`job ${job.offer.id} paused in ${state}: ${describe(err)}`);
+        job.pausedIn = state;
+        journal.save();
+        return { kind: "paused", job, error: err as OtterError };
+      }
+      event = failure(job, state, err);
+      log.error(`job ${job.offer.id} failed in ${state}: ${describe(err)}`);
+    }
+    job.state = next(state, event);
+    if (job.state !== "done") journal.save();
+  }
+  return { kind: "done", job };
+}

@@ -1,0 +1,267 @@
+// What each pipeline state does: short glue over hooks, download and verify. A handler
+// reports an outcome (an Event); src/agent/pipeline.ts picks the next state.
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { renameAtomic } from "../base/atomic.ts";
+import { RestartPending, VersionMismatch, WindowClosed } from "../base/errors.ts";
+import { log } from "../base/log.ts";
+import { captureFailure } from "../base/sentry.ts";
+import type { Config } from "../config/config.ts";
+import { download } from "../transfer/download.ts";
+import type { ProgressBar } from "../transfer/progress.ts";
+import { verifyFile } from "../transfer/verify.ts";
+import type { Source } from "../sources/source.ts";
+import { formatTime, installed } from "../policy/policy.ts";
+import { closedUntil } from "../policy/window.ts";
+import { appendHistory } from "./history.ts";
+import { callHook, type HookName } from "./hookcall.ts";
+import type { Journal, JobRecord, Outcome } from "./journal.ts";
+import type { Event, State } from "./pipeline.ts";
+
+export interface Ctx {
+  config: Config;
+  journal: Journal;
+  source: Source;
+  /** fires when the job is cancelled upstream (only in cancellable states) or otter stops */
+  signal: AbortSignal;
+  /** deliver queued reports, waiting at most ms (before a restart that may kill otter) */
+  flush(ms: number): Promise<void>;
+  /** a progress bar on a TTY (--once, otter install) */
+  progress?: ProgressBar;
+  /** stop the supervised workload before the install hook replaces its image (daemon) */
+  stopWorkload?(): Promise<void>;
+}
+
+type Handler = (ctx: Ctx, job: JobRecord) => Promise<Event>;
+
+
+function hook(ctx: Ctx, key: State, name: HookName, extra: string[] = [], onLine?: (s: "stdout" | "stderr", l: string) => void) {
+  return callHook({ config: ctx.config, journal: ctx.journal, signal: ctx.signal, key, name, extra, onLine });
+}
+
+function succeed(job: JobRecord, state: string, message: string): void {
+  job.outcome = { status: "SUCCEEDED", state, message };
+}
+
+// At most one progress report per progress_interval: AWS throttles chatty devices.
+function progress(ctx: Ctx, state: string) {
+  let last = Date.now();
+  return (message: string, details?: Record<string, string>) => {
+    if (Date.now() - last < ctx.config.service.progress_interval * 1000) return;
+    last = Date.now();
+    ctx.journal.enqueue({ status: "IN_PROGRESS", state, message, details });
+    ctx.journal.save();
+  };
+}
+
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100);
+}
+
+/** Where a job's download lands: the .part file and the verified final name. */
+export function artifactPaths(config: Config, job: JobRecord): { part: string; final: string } {
+  const ext = /\.(tar\.gz|tgz|gz|zip|[A-Za-z0-9]{1,8})$/.exec(new URL(job.offer.url, "file:///").pathname)?.[0] ?? ".bin";
+  const final = join(config.service.download_location, `${safeName(job.offer.id)}${ext}`);
+  return { part: `${final}.part`, final };
+}
+
+export const handlers: { [S in Exclude<State, "done">]: Handler } = {
+  async versionCheck(ctx, job) {
+    const installed = await hook(ctx, "versionCheck", "version");
+    if (installed === undefined) return "ok";
+    job.previousVersion = installed;
+    ctx.journal.data.running.version ??= installed;
+    if (installed === job.offer.version && !job.offer.force) {
+      succeed(job, "version_already_installed", `version ${installed} is already installed`);
+      return "skip";
+    }
+    return "ok";
+  },
+
+  async downloadHook(ctx, job) {
+    // Upparat skips the download hook (which may postpone) for a forced job.
+    if (!job.offer.force) await hook(ctx, "downloadHook", "download");
+    return "ok";
+  },
+
+  async download(ctx, job) {
+    const { part } = artifactPaths(ctx.config, job);
+    if (!job.download) {
+      job.download = { partPath: part };
+      ctx.journal.enqueue({ status: "IN_PROGRESS", state: "download_start", message: `downloading version ${job.offer.version}` });
+      ctx.journal.save();
+    }
+    const dl = job.download;
+    const report = progress(ctx, "download_progress");
+    const refresh = ctx.source.refresh;
+    try {
+      dl.result = await download({
+        url: job.offer.url,
+        partPath: dl.partPath,
+        expectedSize: job.offer.size,
+        sha256: job.offer.sha256,
+        resume: dl.resume,
+        signal: ctx.signal,
+        refreshUrl: refresh && (async () => {
+          job.offer.url = (await refresh.call(ctx.source, job.offer)).url;
+          ctx.journal.save();
+          return job.offer.url;
+        }),
+        onProgress: (p) => {
+          ctx.progress?.update(p);
+          report(JSON.stringify({ downloaded_bytes: p.bytes }), {
+            bytes: String(p.bytes), ...(p.total ? { percent: String(Math.floor((100 * p.bytes) / p.total)) } : {}),
+          });
+        },
+        onCheckpoint: (r) => {
+          dl.resume = r;
+          ctx.journal.save();
+        },
+        options: ctx.config.download,
+      });
+    } finally {
+      ctx.progress?.done();
+    }
+    ctx.journal.save();
+    return "ok";
+  },
+
+  async verify(ctx, job) {
+    const { part, final } = artifactPaths(ctx.config, job);
+    // The final name exists only for a verified file: it is renamed after verification.
+    if (!existsSync(final)) {
+      const result = job.download?.result;
+      if (!result) throw new Error("verify: no finished download recorded");
+      try {
+        await verifyFile(result, { sha256: job.offer.sha256, signature: job.offer.signature, size: job.offer.size }, ctx.config.verify);
+      } catch (err) {
+        rmSync(part, { force: true });
+        throw err;
+      }
+      renameAtomic(part, final);
+    }
+    job.artifact = final;
+    if (job.offer.archive) {
+      const { unpack } = await import("../transfer/archive.ts");
+      const dir = `${final}.d`;
+      rmSync(dir, { recursive: true, force: true });
+      job.artifact = await unpack(final, job.offer.archive, dir, {
+        maxSize: ctx.config.verify.max_unpacked_size, maxRatio: ctx.config.verify.max_ratio,
+      });
+    }
+    ctx.journal.save();
+    return "ok";
+  },
+
+  async install(ctx, job) {
+    if (!ctx.config.hooks.install) {
+      succeed(job, "no_installation_hook_provided", `version ${job.offer.version} downloaded and verified; no install hook`);
+      return "skip";
+    }
+    // Outside the update window the job waits here, downloaded and verified (a pause, not a
+    // failure). An install a killed otter had begun is finished whatever the time; an
+    // operator's `otter install` is not held.
+    const opensAt = job.hooks.install || job.offer.source === "manual" ? undefined : closedUntil(ctx.config.policy.window, Date.now());
+    if (opensAt !== undefined) {
+      throw new WindowClosed(`outside the update window "${ctx.config.policy.window}"; the install waits until ${formatTime(opensAt)}`, opensAt);
+    }
+    await ctx.stopWorkload?.();
+    ctx.journal.enqueue({ status: "IN_PROGRESS", state: "installation_start", message: `installing version ${job.offer.version}` });
+    ctx.journal.save();
+    const report = progress(ctx, "installation_progress");
+    await hook(ctx, "install", "install", [job.artifact!], (stream, line) => {
+      if (stream === "stdout" && line.trim()) report(line.trim());
+    });
+    return "ok";
+  },
+
+  async restart(ctx, job) {
+    if (!ctx.config.hooks.restart) return "ok";
+    ctx.journal.enqueue({ status: "IN_PROGRESS", state: "reboot_start", message: `restarting into version ${job.offer.version}` });
+    ctx.journal.save();
+    // The restart may take otter down with it: get the report out first.
+    await ctx.flush(10_000);
+    await hook(ctx, "restart", "restart", [job.offer.force ? "True" : ""]);
+    job.restartReturned = true;
+    ctx.journal.save();
+    return "ok";
+  },
+
+  async confirmVersion(ctx, job) {
+    if (!ctx.config.hooks.version) return "ok";
+    const now = await hook(ctx, "confirmVersion", "version");
+    job.confirmedVersion = now;
+    if (now === job.offer.version) return "ok";
+    if (now === job.previousVersion && ctx.config.hooks.restart) {
+      // Killed before the restart hook returned (or even started): the restart never happened.
+      if (!job.restartReturned) return "notRestarted";
+      // It returned, yet the old version runs: a reboot it scheduled is still pending. Wait
+      // for it (retry_interval apart), but no more than max_retries times.
+      job.restartWaits = (job.restartWaits ?? 0) + 1;
+      ctx.journal.save();
+      if (job.restartWaits <= ctx.config.hooks.max_retries) {
+        throw new RestartPending(`version is still ${now} after the restart hook; waiting for the restart to take effect`);
+      }
+      throw new VersionMismatch(`version is still ${now} after the restart hook and ${job.restartWaits - 1} waits; the restart did not take effect`);
+    }
+    throw new VersionMismatch(`version hook says "${now}", the job installs "${job.offer.version}"`);
+  },
+
+  async ready(ctx, job) {
+    const { version, ready } = ctx.config.hooks;
+    const running = ctx.journal.data.running;
+    try {
+      if (ready) await hook(ctx, "ready", "ready");
+    } catch (err) {
+      // Recorded here, where it is known to be the ready check: it opens policy rule 1. A
+      // stop (SIGTERM) is not a failed check: the hook runs again on the next start.
+      if (!ctx.signal.aborted) {
+        running.readyFailed = true;
+        ctx.journal.save();
+      }
+      throw err;
+    }
+    const state = !version ? "complete_no_version_check" : ready ? "complete_ready" : "complete_no_ready_check";
+    succeed(job, state, `version ${job.offer.version} installed${version ? ", version confirmed" : ""}${ready ? ", ready check passed" : ""}`);
+    // The new image is good: its install time starts the soak, and its workload (if any) runs.
+    // A channel's install while the old image was failing is a rule-1 reflash: count the run
+    // of them. An operator's offer (no channel) starts the count afresh.
+    const reflash = job.offer.channel !== undefined && (running.workloadDied || running.readyFailed);
+    const reflashes = reflash ? (running.reflashes ?? 0) + 1 : 0;
+    Object.assign(running, installed(job.offer, Date.now()), { readyFailed: false, workloadDied: false, reflashes });
+    if (ctx.config.policy.workload) running.workloadRunning = true;
+    ctx.journal.save();
+    return "ok";
+  },
+
+  async rollback(ctx, job) {
+    const outcome = job.outcome!;
+    if (!ctx.config.hooks.rollback) return "ok";
+    try {
+      await hook(ctx, "rollback", "rollback", [job.artifact ?? ""]);
+      outcome.message = `${outcome.message}; rolled back`;
+      return "ok";
+    } catch (err) {
+      outcome.message = `${outcome.message}; rollback failed: ${(err as Error).message}`;
+      return "failed";
+    }
+  },
+
+  async report(ctx, job) {
+    const outcome: Outcome = job.outcome ?? { status: "FAILED", state: "internal_error", message: "job ended without an outcome" };
+    const { config, journal } = ctx;
+    appendHistory(config.service.state_dir, {
+      id: job.offer.id, version: job.offer.version, channel: job.offer.channel, status: outcome.status, state: outcome.state,
+      message: outcome.message, startedAt: job.startedAt, endedAt: new Date().toISOString(),
+    }, config.service.history_size);
+    const { part, final } = artifactPaths(config, job);
+    for (const p of [part, final, `${final}.d`]) rmSync(p, { recursive: true, force: true });
+    journal.enqueue({ status: outcome.status, state: outcome.state, message: outcome.message, details: { version: job.offer.version } });
+    journal.data.job = undefined;
+    journal.save();
+    // After the save: a report step resumed after a crash does not send the failure twice.
+    captureFailure({ jobId: job.offer.id, version: job.offer.version, channel: job.offer.channel, ...outcome });
+    log.info(`job ${job.offer.id} ${outcome.status}`, { state: outcome.state, message: outcome.message });
+    return "ok";
+  },
+};

@@ -1,0 +1,99 @@
+// otter's entry point: parse the command line, set up logging, run the command, exit
+// with the documented code. Heavy modules are imported only by the commands that need them.
+import { existsSync } from "node:fs";
+import { EXIT, UsageError, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
+import { configureLog, log } from "../base/log.ts";
+import { captureError, startSentry, stopSentry } from "../base/sentry.ts";
+import { loadConfig, renderConfig, type Config } from "../config/config.ts";
+import { HELP, parseCli, type Cli } from "./args.ts";
+import pkg from "../../package.json" with { type: "json" };
+
+export const VERSION: string = pkg.version;
+
+function configPath(cli: Cli): string {
+  const path = cli.config ?? process.env.OTTER_CONFIG ?? "/etc/otter/otter.ini";
+  if (!cli.config && !process.env.OTTER_CONFIG && !existsSync(path)) {
+    throw new UsageError(`no config: pass -c FILE (or set OTTER_CONFIG, or create ${path})`);
+  }
+  return path;
+}
+
+function readConfig(cli: Cli): Config {
+  const config = loadConfig(configPath(cli), { thingName: cli.thingName });
+  if (!cli.verbose && !cli.quiet) configureLog({ level: config.service.log_level });
+  for (const w of config.warnings) log.warn(w);
+  return config;
+}
+
+// The commands that do work send their errors to Sentry when a DSN is configured.
+async function readConfigForWork(cli: Cli): Promise<Config> {
+  const config = readConfig(cli);
+  const dsn = config.service.sentry;
+  if (dsn) await startSentry({ dsn, release: `otter@${VERSION}`, serverName: config.broker.thing_name });
+  return config;
+}
+
+const printLine = (line: string) => process.stdout.write(`otter: ${line}\n`);
+
+async function run(cli: Cli): Promise<ExitCode> {
+  switch (cli.command) {
+    case "version":
+      process.stdout.write(`otter ${VERSION}\n`);
+      return EXIT.ok;
+    case "help":
+      process.stdout.write(HELP);
+      return EXIT.ok;
+    case "check-config":
+      process.stdout.write(renderConfig(readConfig(cli)));
+      return EXIT.ok;
+    case "status": {
+      const { statusOf, formatStatus } = await import("./status.ts");
+      const status = statusOf(readConfig(cli));
+      process.stdout.write(cli.json ? JSON.stringify(status) + "\n" : formatStatus(status));
+      return EXIT.ok;
+    }
+    case "run": {
+      const { runAgent } = await import("../agent/agent.ts");
+      const progress = cli.once ? (await import("../transfer/progress.ts")).progressBar() : undefined;
+      return runAgent(await readConfigForWork(cli), { once: cli.once, summary: cli.once ? printLine : undefined, progress });
+    }
+    case "plan": {
+      const { plan } = await import("./plan.ts");
+      process.stdout.write(await plan(readConfig(cli), cli.json));
+      return EXIT.ok;
+    }
+    case "approve":
+    case "deny": {
+      const { decideApproval } = await import("./approve.ts");
+      printLine(await decideApproval(readConfig(cli), cli.command, cli.args[0]!));
+      return EXIT.ok;
+    }
+    case "install": {
+      const [{ runAgent }, { manualSource }, { progressBar }] = await Promise.all([import("../agent/agent.ts"), import("../sources/manual.ts"), import("../transfer/progress.ts")]);
+      const config = await readConfigForWork(cli);
+      const source = manualSource(config, cli.args[0]!, cli.options.version!, cli.options.sha256);
+      return runAgent(config, { once: true, source, summary: printLine, progress: progressBar() });
+    }
+  }
+}
+
+async function main(argv: string[]): Promise<ExitCode> {
+  try {
+    // Before parsing, so that a usage error is a JSON line too when JSON was asked for.
+    configureLog({ json: argv.includes("--json-logs") });
+    const cli = parseCli(argv);
+    configureLog({ json: cli.jsonLogs, level: cli.verbose ? "DEBUG" : cli.quiet ? "ERROR" : "WARNING" });
+    return await run(cli);
+  } catch (err) {
+    log.error(describe(err), { code: (err as { code?: string }).code });
+    // Usage, config and lock errors are the caller's to fix, transient ones pass: only failures go to Sentry.
+    if (exitCodeOf(err) === EXIT.failed) captureError(err);
+    return exitCodeOf(err);
+  }
+}
+
+// No top-level await: the entry must still build as CommonJS (bun --bytecode without --format=esm).
+void main(process.argv.slice(2)).then(async (code) => {
+  await stopSentry();
+  process.exit(code);
+});

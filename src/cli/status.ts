@@ -1,0 +1,58 @@
+// `otter status`: who holds the lock, the current job and its phase, reports waiting,
+// the running image, pending approvals and the last results. Reads state_dir; takes no
+// lock, changes nothing.
+import { lockOwner } from "../base/lock.ts";
+import type { Config } from "../config/config.ts";
+import { readApprovals } from "../policy/approvalfile.ts";
+import { pendingIds } from "../policy/approvals.ts";
+import { readHistory } from "../agent/history.ts";
+import { Journal } from "../agent/journal.ts";
+
+export function statusOf(config: Config) {
+  const dir = config.service.state_dir;
+  const journal = Journal.open(dir).data;
+  const job = journal.job;
+  return {
+    lock: lockOwner(dir) ?? null,
+    running: journal.running,
+    job: job
+      ? {
+          id: job.offer.id, version: job.offer.version, channel: job.offer.channel, state: job.state, startedAt: job.startedAt,
+          downloadedBytes: job.download?.result?.size ?? job.download?.resume?.bytes ?? 0, size: job.offer.size ?? null,
+        }
+      : null,
+    outbox: journal.outbox.length,
+    pendingApprovals: pendingOf(config),
+    history: readHistory(dir).slice(-10),
+  };
+}
+
+// Pending approval ids, oldest first, with when they became pending and are auto-approved.
+function pendingOf(config: Config) {
+  const state = readApprovals(config.service.state_dir);
+  const after = config.policy.auto_approve_after;
+  return pendingIds(state)
+    .map((id) => ({ id, since: state.pendingSince[id]!, autoApproveAt: after === undefined ? null : state.pendingSince[id]! + after * 1000 }))
+    .sort((a, b) => a.since - b.since);
+}
+
+export function formatStatus(s: ReturnType<typeof statusOf>): string {
+  const lines = [
+    s.lock ? `otter: running (pid ${s.lock.pid}, ${s.lock.command}, since ${s.lock.since})` : "otter: not running",
+    `installed: ${s.running.version ?? "unknown"}${s.running.channel ? ` (${s.running.channel})` : ""}${s.running.installedAt ? ` since ${new Date(s.running.installedAt).toISOString()}` : ""}`,
+  ];
+  if (s.job) {
+    const pct = s.job.size ? ` (${Math.floor((100 * s.job.downloadedBytes) / s.job.size)}%)` : "";
+    lines.push(`job: ${s.job.id} version ${s.job.version}, ${s.job.state}, downloaded ${s.job.downloadedBytes} bytes${pct}, since ${s.job.startedAt}`);
+  } else lines.push("job: none");
+  lines.push(`reports waiting: ${s.outbox}`);
+  const w = s.running;
+  const reflashed = w.reflashes ? ` (after ${w.reflashes} reflash${w.reflashes > 1 ? "es" : ""} in a row)` : "";
+  if (w.workloadRunning || w.workloadDied) lines.push(`workload: ${w.workloadDied ? "died" : w.workloadProcess ? `running (pid ${w.workloadProcess.pid})` : "to be started"}${reflashed}`);
+  for (const p of s.pendingApprovals) {
+    const auto = p.autoApproveAt === null ? "" : `, auto-approved at ${new Date(p.autoApproveAt).toISOString()} unless denied`;
+    lines.push(`pending approval: ${p.id} since ${new Date(p.since).toISOString()}${auto}: otter approve ${p.id} | otter deny ${p.id}`);
+  }
+  for (const h of s.history) lines.push(`  ${h.endedAt} ${h.id} ${h.status} ${h.state}: ${h.message}`);
+  return lines.join("\n") + "\n";
+}

@@ -1,0 +1,39 @@
+// What history keeps the policy from taking again, and the REJECTED outcome of a refused AWS job.
+import { expect, test } from "bun:test";
+import type { Offer } from "../../../src/sources/source.ts";
+import type { RunningImage } from "../../../src/policy/policy.ts";
+import { rejection } from "../../../src/agent/act.ts";
+import type { HistoryEntry } from "../../../src/agent/journal.ts";
+import { blockedByHistory } from "../../../src/agent/policyinput.ts";
+
+const offer = (id: string, force = false): Offer => ({ id, source: "manifest", channel: "release", version: id, url: "x", meta: "", force });
+const entry = (id: string, status: string, state: string): HistoryEntry => ({ id, version: id, status, state, message: "", startedAt: "t0", endedAt: "t1" });
+
+const history = [
+  entry("failed", "FAILED", "installation_hook_failed"),
+  entry("rejected", "REJECTED", "board_mismatch"),
+  entry("done", "SUCCEEDED", "complete_ready"),
+  entry("forced", "SUCCEEDED", "complete_ready"),
+  entry("retried", "FAILED", "download_failed"),
+  entry("retried", "SUCCEEDED", "complete_ready"),
+];
+const offers = ["failed", "rejected", "done", "retried", "new"].map((id) => offer(id)).concat(offer("forced", true));
+
+test.each<[string, RunningImage, string[]]>([
+  ["failed and rejected offers, and a forced one already done", { version: "1" }, ["failed", "rejected", "forced"]],
+  ["after the workload died a forced one may reflash; failures stay blocked", { version: "1", workloadDied: true }, ["failed", "rejected"]],
+  ["the same after a failed ready check", { version: "1", readyFailed: true }, ["failed", "rejected"]],
+])("%s", (_name, running, blocked) => {
+  expect(Object.keys(blockedByHistory(history, offers, running)).sort()).toEqual(blocked.sort());
+});
+
+test("the reason names how it ended and when", () => {
+  expect(blockedByHistory(history, [offer("failed")], {})).toEqual({ failed: "FAILED (installation_hook_failed) on t1" });
+});
+
+test.each([
+  ["board", "board_mismatch"],
+  ["approval", "denied"],
+] as const)("a %s refusal is REJECTED %s with the reason", (rule, state) => {
+  expect(rejection({ offer: offer("x"), rule, reason: "why" })).toEqual({ status: "REJECTED", state, message: "why" });
+});
