@@ -24,7 +24,8 @@ export interface Step {
 
 /** The REJECTED outcome an AWS job gets for an offer the policy refused. */
 export function rejection(r: Rejected): JobRecord["outcome"] {
-  return { status: "REJECTED", state: r.rule === "board" ? "board_mismatch" : "denied", message: r.reason };
+  const board = r.rule === "board";
+  return { status: "REJECTED", state: board ? "board_mismatch" : "denied", message: r.reason, code: board ? "BOARD_MISMATCH" : "DENIED" };
 }
 
 // A reflash of the version that runs (rule 1) must not stop at "already installed": force it.

@@ -5,6 +5,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
+import type { ErrorCode } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import type { ProcessId } from "../base/proc.ts";
 import type { DownloadResult, ResumePoint } from "../transfer/request.ts";
@@ -27,8 +28,8 @@ export interface Outcome {
   status: Exclude<JobStatus, "IN_PROGRESS">;
   state: string;
   message: string;
-  /** the error code of a failure (errors.ts), for Sentry and logs */
-  code?: string;
+  /** a failure's or rejection's stable code (errors.ts ErrorCode), in reports, history and Sentry */
+  code?: ErrorCode;
 }
 
 export interface JobRecord {
@@ -74,6 +75,8 @@ export interface HistoryEntry {
   status: string;
   state: string;
   message: string;
+  /** the failure's code (errors.ts), absent on success and in entries older than codes */
+  code?: string;
   startedAt: string;
   endedAt: string;
 }

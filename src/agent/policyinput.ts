@@ -1,5 +1,6 @@
 // Gathers what the pure policy needs from disk and the device (board, approvals, history)
 // and asks it: one call for the agent's check and for `otter plan`. Reads only.
+import { isLocalFault } from "../base/errors.ts";
 import type { Config } from "../config/config.ts";
 import type { Offer } from "../sources/source.ts";
 import { readApprovals } from "../policy/approvalfile.ts";
@@ -12,13 +13,15 @@ import type { HistoryEntry } from "./journal.ts";
  * Offers history says not to take again: one that failed or was rejected here, and a
  * forced one that already succeeded (force skips the "newer" rule, so it would reinstall
  * at every check) unless the running image's workload died or its ready check failed.
+ * A failure of the device or the moment (a local fault: a cancel, an interrupted install,
+ * an internal error) says nothing about the update, so it blocks nothing.
  */
 export function blockedByHistory(history: HistoryEntry[], offers: Offer[], running: RunningImage): Record<string, string> {
   const blocked: Record<string, string> = {};
   const reflash = running.workloadDied || running.readyFailed;
   for (const o of offers) {
     const h = [...history].reverse().find((e) => e.id === o.id);
-    if (!h) continue;
+    if (!h || isLocalFault(h.code)) continue;
     if (h.status !== "SUCCEEDED" || (o.force && !reflash)) blocked[o.id] = `${h.status} (${h.state}) on ${h.endedAt}`;
   }
   return blocked;

@@ -1,7 +1,7 @@
 // Drives one job through the pipeline: journal the state, run its handler, map the
 // outcome through the table, repeat until done. Failures become the job's outcome;
 // a transient error pauses the job in its state (the caller decides when to go on).
-import { OtterError, describe, failureStateOf, isTransient, LoopDetected } from "../base/errors.ts";
+import { OtterError, codeOf, describe, failureStateOf, isTransient, LoopDetected } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { endLeftoverHook } from "./hookcall.ts";
 import type { JobRecord } from "./journal.ts";
@@ -29,11 +29,10 @@ export type RunResult =
 function failure(job: JobRecord, state: State, err: unknown): Event {
   const cancelled = err instanceof OtterError && err.code === "CANCELLED";
   if (cancelled && cancellable(state)) {
-    job.outcome = { status: "FAILED", state: "cancelled", message: describe(err) };
+    job.outcome = { status: "FAILED", state: "cancelled", message: describe(err), code: "CANCELLED" };
     return "cancelled";
   }
-  const code = err instanceof OtterError ? err.code : undefined;
-  job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err), code };
+  job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err), code: codeOf(err) };
   return "failed";
 }
 

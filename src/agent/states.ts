@@ -248,15 +248,15 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
   },
 
   async report(ctx, job) {
-    const outcome: Outcome = job.outcome ?? { status: "FAILED", state: "internal_error", message: "job ended without an outcome" };
+    const outcome: Outcome = job.outcome ?? { status: "FAILED", state: "internal_error", message: "job ended without an outcome", code: "INTERNAL" };
     const { config, journal } = ctx;
     appendHistory(config.service.state_dir, {
       id: job.offer.id, version: job.offer.version, channel: job.offer.channel, status: outcome.status, state: outcome.state,
-      message: outcome.message, startedAt: job.startedAt, endedAt: new Date().toISOString(),
+      message: outcome.message, code: outcome.code, startedAt: job.startedAt, endedAt: new Date().toISOString(),
     }, config.service.history_size);
     const { part, final } = artifactPaths(config, job);
     for (const p of [part, final, `${final}.d`]) rmSync(p, { recursive: true, force: true });
-    journal.enqueue({ status: outcome.status, state: outcome.state, message: outcome.message, details: { version: job.offer.version } });
+    journal.enqueue({ status: outcome.status, state: outcome.state, message: outcome.message, code: outcome.code, details: { version: job.offer.version } });
     journal.data.job = undefined;
     journal.save();
     // After the save: a report step resumed after a crash does not send the failure twice.

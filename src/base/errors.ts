@@ -18,42 +18,52 @@ interface Kind {
   exit: ExitCode;
   /** Upparat-style statusDetails.state for a job that fails with this error. */
   state?: string;
+  /**
+   * A fault of this device or of the moment (a cancel, an interrupted install, an internal
+   * error), not of the update: a job that ended with it does not make the version "tried
+   * here before", so the policy may offer it again.
+   */
+  local?: true;
+  /** what it means, for README's table of codes (generated from this table) */
+  doc: string;
 }
 
 const KINDS = {
-  USAGE: { transient: false, exit: EXIT.usage },
-  CONFIG_INVALID: { transient: false, exit: EXIT.usage },
-  LOCK_HELD: { transient: false, exit: EXIT.usage },
-  JOURNAL_CORRUPT: { transient: false, exit: EXIT.failed },
-  JOB_INVALID: { transient: false, exit: EXIT.failed, state: "job_invalid" },
-  MANIFEST_INVALID: { transient: false, exit: EXIT.failed, state: "manifest_invalid" },
-  BOARD_MISMATCH: { transient: false, exit: EXIT.failed, state: "board_mismatch" },
-  HOOK_FAILED: { transient: false, exit: EXIT.failed },
-  HOOK_TIMEOUT: { transient: false, exit: EXIT.failed },
-  HOOK_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed },
-  HOOK_POSTPONED: { transient: true, exit: EXIT.retryLater },
-  VERSION_MISMATCH: { transient: false, exit: EXIT.failed, state: "version_mismatch" },
-  LOOP_DETECTED: { transient: false, exit: EXIT.failed, state: "loop_detected" },
-  CANCELLED: { transient: false, exit: EXIT.failed, state: "cancelled" },
-  DOWNLOAD_NETWORK: { transient: true, exit: EXIT.retryLater, state: "download_failed" },
-  DOWNLOAD_STALLED: { transient: true, exit: EXIT.retryLater, state: "download_failed" },
-  DOWNLOAD_HTTP: { transient: false, exit: EXIT.failed, state: "download_failed" },
-  DOWNLOAD_HTTP_TRANSIENT: { transient: true, exit: EXIT.retryLater, state: "download_failed" },
-  DOWNLOAD_URL_EXPIRED: { transient: true, exit: EXIT.retryLater, state: "download_failed" },
-  DOWNLOAD_TOO_LARGE: { transient: false, exit: EXIT.failed, state: "download_failed" },
-  DOWNLOAD_BUDGET: { transient: false, exit: EXIT.failed, state: "download_failed" },
-  DOWNLOAD_NO_SPACE: { transient: true, exit: EXIT.retryLater, state: "download_failed" },
-  DOWNLOAD_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed, state: "download_failed" },
-  DIGEST_MISMATCH: { transient: false, exit: EXIT.failed, state: "verification_failed" },
-  SIGNATURE_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed" },
-  SIGNATURE_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed" },
-  CERT_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed" },
-  ARCHIVE_UNSAFE: { transient: false, exit: EXIT.failed, state: "archive_rejected" },
-  RESTART_PENDING: { transient: true, exit: EXIT.restarting },
-  WINDOW_CLOSED: { transient: true, exit: EXIT.retryLater },
-  SOURCE_UNAVAILABLE: { transient: true, exit: EXIT.retryLater },
-  SOURCE_REJECTED: { transient: false, exit: EXIT.failed },
-  REPORT_UNACKNOWLEDGED: { transient: true, exit: EXIT.retryLater },
+  USAGE: { transient: false, exit: EXIT.usage, doc: "bad command line" },
+  CONFIG_INVALID: { transient: false, exit: EXIT.usage, doc: "bad config value, or a config otter cannot work with" },
+  LOCK_HELD: { transient: false, exit: EXIT.usage, doc: "another otter holds state_dir's lock" },
+  JOURNAL_CORRUPT: { transient: false, exit: EXIT.failed, doc: "the journal cannot be used" },
+  JOB_INVALID: { transient: false, exit: EXIT.failed, state: "job_invalid", doc: "an AWS job document otter cannot run (a field is missing or wrong)" },
+  MANIFEST_INVALID: { transient: false, exit: EXIT.failed, state: "manifest_invalid", doc: "a channel's manifest is not valid, or its URL is refused (http:// without allow_http)" },
+  BOARD_MISMATCH: { transient: false, exit: EXIT.failed, state: "board_mismatch", doc: "the offer names boards and this device's board is not one of them" },
+  DENIED: { transient: false, exit: EXIT.failed, state: "denied", doc: "refused with `otter deny`" },
+  HOOK_FAILED: { transient: false, exit: EXIT.failed, doc: "a hook exited non-zero (not 3), was killed, or could not be started" },
+  HOOK_TIMEOUT: { transient: false, exit: EXIT.failed, doc: "a hook ran past its timeout; its process group was killed" },
+  HOOK_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed, doc: "a hook kept exiting 3 (retry later) for max_retries runs" },
+  HOOK_POSTPONED: { transient: true, exit: EXIT.retryLater, doc: "a hook exited 3: the job waits and calls it again (not a failure)" },
+  VERSION_MISMATCH: { transient: false, exit: EXIT.failed, state: "version_mismatch", doc: "after install and restart the version hook names another version" },
+  LOOP_DETECTED: { transient: false, exit: EXIT.failed, state: "loop_detected", doc: "a state was started max_starts times without finishing (a reboot loop)" },
+  CANCELLED: { transient: false, exit: EXIT.failed, state: "cancelled", local: true, doc: "cancelled upstream or denied before install; nothing was installed" },
+  DOWNLOAD_NETWORK: { transient: true, exit: EXIT.retryLater, state: "download_failed", doc: "network error while downloading (retried)" },
+  DOWNLOAD_STALLED: { transient: true, exit: EXIT.retryLater, state: "download_failed", doc: "no byte (or too few) for stall_timeout (retried)" },
+  DOWNLOAD_HTTP: { transient: false, exit: EXIT.failed, state: "download_failed", doc: "the server answered with an error that retrying does not fix (404, 403 in manifest mode), or a refused URL" },
+  DOWNLOAD_HTTP_TRANSIENT: { transient: true, exit: EXIT.retryLater, state: "download_failed", doc: "5xx, 429 or 408 (retried)" },
+  DOWNLOAD_URL_EXPIRED: { transient: true, exit: EXIT.retryLater, state: "download_failed", doc: "a presigned URL expired (AWS: refreshed)" },
+  DOWNLOAD_TOO_LARGE: { transient: false, exit: EXIT.failed, state: "download_too_large", doc: "the file is larger than max_file_size or than the offer's size" },
+  DOWNLOAD_BUDGET: { transient: false, exit: EXIT.failed, state: "download_budget_exceeded", doc: "bytes fetched for the job passed budget_factor times its size" },
+  DOWNLOAD_NO_SPACE: { transient: true, exit: EXIT.retryLater, state: "download_failed", doc: "the download folder is full (retried later)" },
+  DOWNLOAD_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed, state: "download_failed", doc: "max_attempts connection attempts without progress" },
+  DIGEST_MISMATCH: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the file's sha256 (or size) is not the offer's" },
+  SIGNATURE_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the detached signature does not verify" },
+  SIGNATURE_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "require_signature and the offer has no signature" },
+  CERT_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the signer's certificate does not chain to [verify] ca" },
+  ARCHIVE_UNSAFE: { transient: false, exit: EXIT.failed, state: "archive_rejected", doc: "an archive is not what it claims, unpacks to nothing, or breaks a size, ratio or path rule" },
+  RESTART_PENDING: { transient: true, exit: EXIT.restarting, doc: "the restart hook returned and the old version still runs: waiting for the reboot" },
+  WINDOW_CLOSED: { transient: true, exit: EXIT.retryLater, doc: "outside the update window: the install waits" },
+  SOURCE_UNAVAILABLE: { transient: true, exit: EXIT.retryLater, doc: "a source (manifest, broker, report_url) could not be reached" },
+  SOURCE_REJECTED: { transient: false, exit: EXIT.failed, doc: "the source refused a request (e.g. report_url answered 4xx)" },
+  REPORT_UNACKNOWLEDGED: { transient: true, exit: EXIT.retryLater, doc: "a report was not acknowledged in time (sent again)" },
+  INTERNAL: { transient: false, exit: EXIT.failed, local: true, doc: "an error otter has no class for (a bug, or a local file error); the message says more" },
 } as const satisfies Record<string, Kind>;
 
 export type ErrorCode = keyof typeof KINDS;
@@ -117,6 +127,21 @@ export class WindowClosed extends kind("WINDOW_CLOSED") {
 export class SourceUnavailable extends kind("SOURCE_UNAVAILABLE") {}
 export class SourceRejected extends kind("SOURCE_REJECTED") {}
 export class ReportUnacknowledged extends kind("REPORT_UNACKNOWLEDGED") {}
+
+/** Every code with what it means, for README's table. */
+export function errorCodes(): { code: ErrorCode; state?: string; transient: boolean; local: boolean; exit: ExitCode; doc: string }[] {
+  return Object.entries(KINDS).map(([code, k]: [string, Kind]) => ({ code: code as ErrorCode, state: k.state, transient: k.transient, local: k.local === true, exit: k.exit, doc: k.doc }));
+}
+
+/** The stable code of any thrown value: an OtterError's own, INTERNAL for anything else. */
+export function codeOf(err: unknown): ErrorCode {
+  return err instanceof OtterError ? err.code : "INTERNAL";
+}
+
+/** Whether a job that ended with this code failed only because of a local fault (see Kind.local). */
+export function isLocalFault(code: string | undefined): boolean {
+  return code !== undefined && code in KINDS && (KINDS[code as ErrorCode] as Kind).local === true;
+}
 
 /** The process exit code for an error (unknown errors are failures). */
 export function exitCodeOf(err: unknown): ExitCode {

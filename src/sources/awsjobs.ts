@@ -118,7 +118,7 @@ class AwsJobsSource implements Source {
     const final = r.status !== "IN_PROGRESS";
     if (final) this.active.delete(r.jobId);
     else await this.pace(r);
-    const pairs: Record<string, string> = { state: r.state, message: r.message };
+    const pairs: Record<string, string> = { state: r.state, message: r.message, ...(r.code ? { code: r.code } : {}) };
     for (const [k, v] of Object.entries(r.details ?? {})) if (!(k in pairs)) pairs[k] = v;
     const step = this.config.broker.step_timeout;
     const body = {
@@ -202,7 +202,7 @@ class AwsJobsSource implements Source {
     } catch (err) {
       if (!(err instanceof JobInvalid)) throw err;
       log.warn(dryRun ? "job would be rejected" : "job rejected", { job: jobId, reason: err.message });
-      if (!dryRun) await this.report({ jobId, seq: 0, status: "REJECTED", state: "job_invalid", message: err.message, at: new Date().toISOString() });
+      if (!dryRun) await this.report({ jobId, seq: 0, status: "REJECTED", state: "job_invalid", message: err.message, code: err.code, at: new Date().toISOString() });
       return undefined;
     }
     if (exec.status === "IN_PROGRESS") offer.inProgressState = exec.statusDetails?.state ?? "";

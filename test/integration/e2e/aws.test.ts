@@ -132,6 +132,7 @@ describe("otter with AWS IoT Jobs", () => {
     const e = svc.emu.execution("upparat_e2e_fail", thing)!;
     expect(e.status).toBe("FAILED");
     expect(e.statusDetails!.state).toBe("installation_hook_failed");
+    expect(e.statusDetails!.code).toBe("HOOK_FAILED");
   }, 30_000);
 
   test("a reboot by the restart hook: the next start checks the version, runs ready and reports", async () => {

@@ -7,7 +7,7 @@ import type { HistoryEntry } from "../../../src/agent/journal.ts";
 import { blockedByHistory } from "../../../src/agent/policyinput.ts";
 
 const offer = (id: string, force = false): Offer => ({ id, source: "manifest", channel: "release", version: id, url: "x", meta: "", force });
-const entry = (id: string, status: string, state: string): HistoryEntry => ({ id, version: id, status, state, message: "", startedAt: "t0", endedAt: "t1" });
+const entry = (id: string, status: string, state: string, code?: string): HistoryEntry => ({ id, version: id, status, state, message: "", code, startedAt: "t0", endedAt: "t1" });
 
 const history = [
   entry("failed", "FAILED", "installation_hook_failed"),
@@ -16,13 +16,16 @@ const history = [
   entry("forced", "SUCCEEDED", "complete_ready"),
   entry("retried", "FAILED", "download_failed"),
   entry("retried", "SUCCEEDED", "complete_ready"),
+  entry("cancelled", "FAILED", "cancelled", "CANCELLED"),
+  entry("internal", "FAILED", "verification_failed", "INTERNAL"),
+  entry("hookfailed", "FAILED", "installation_hook_failed", "HOOK_FAILED"),
 ];
-const offers = ["failed", "rejected", "done", "retried", "new"].map((id) => offer(id)).concat(offer("forced", true));
+const offers = ["failed", "rejected", "done", "retried", "new", "cancelled", "internal", "hookfailed"].map((id) => offer(id)).concat(offer("forced", true));
 
 test.each<[string, RunningImage, string[]]>([
-  ["failed and rejected offers, and a forced one already done", { version: "1" }, ["failed", "rejected", "forced"]],
-  ["after the workload died a forced one may reflash; failures stay blocked", { version: "1", workloadDied: true }, ["failed", "rejected"]],
-  ["the same after a failed ready check", { version: "1", readyFailed: true }, ["failed", "rejected"]],
+  ["failed and rejected offers, and a forced one already done; local faults block nothing", { version: "1" }, ["failed", "rejected", "forced", "hookfailed"]],
+  ["after the workload died a forced one may reflash; failures stay blocked", { version: "1", workloadDied: true }, ["failed", "rejected", "hookfailed"]],
+  ["the same after a failed ready check", { version: "1", readyFailed: true }, ["failed", "rejected", "hookfailed"]],
 ])("%s", (_name, running, blocked) => {
   expect(Object.keys(blockedByHistory(history, offers, running)).sort()).toEqual(blocked.sort());
 });
@@ -32,8 +35,8 @@ test("the reason names how it ended and when", () => {
 });
 
 test.each([
-  ["board", "board_mismatch"],
-  ["approval", "denied"],
-] as const)("a %s refusal is REJECTED %s with the reason", (rule, state) => {
-  expect(rejection({ offer: offer("x"), rule, reason: "why" })).toEqual({ status: "REJECTED", state, message: "why" });
+  ["board", "board_mismatch", "BOARD_MISMATCH"],
+  ["approval", "denied", "DENIED"],
+] as const)("a %s refusal is REJECTED %s with the reason and code %s", (rule, state, code) => {
+  expect(rejection({ offer: offer("x"), rule, reason: "why" })).toEqual({ status: "REJECTED", state, message: "why", code });
 });

@@ -1,0 +1,38 @@
+// What otter tells a fleet, end to end with the built binary: every outcome true, every
+// failure classed by a stable code, no "nothing to do" that hides a broken source, no sleep
+// a cron run pays for, and the rollback hook told what failed.
+import { describe, expect, test } from "bun:test";
+import { perTest } from "../../helpers/rig.ts";
+
+const fx = perTest();
+
+describe("failure reports carry a stable code", () => {
+  test("report_url bodies, history and otter status say which class of failure it was", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    fx.server.files.delete("/release-1.0.0.img"); // the manifest names a file the server does not have
+    const r = fx.rig();
+    expect((await r.run()).code).toBe(1);
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "download_failed", code: "DOWNLOAD_HTTP" });
+    const status = JSON.parse((await r.run(["status", "--json"])).stdout);
+    expect(status.history.at(-1)).toMatchObject({ state: "download_failed", code: "DOWNLOAD_HTTP" });
+  });
+
+  test("a file larger than max_file_size has a state and code of its own", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0".padEnd(4096, "\n"));
+    const r = fx.rig({ set: { download: { max_file_size: "1K" } } });
+    expect((await r.run()).code).toBe(1);
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "download_too_large", code: "DOWNLOAD_TOO_LARGE" });
+  });
+
+  test("a failed install hook: installation_hook_failed, HOOK_FAILED; a success carries no code", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = fx.rig();
+    r.exits("install", 7);
+    expect((await r.run()).code).toBe(1);
+    expect(fx.server.finals()[0]).toMatchObject({ state: "installation_hook_failed", code: "HOOK_FAILED" });
+    fx.server.publish("release", "1.0.1", "1.0.1");
+    expect((await r.run()).code).toBe(0);
+    expect(fx.server.finals()[1]!.state).toBe("complete_ready");
+    expect(fx.server.finals()[1]!.code).toBeUndefined();
+  });
+});
