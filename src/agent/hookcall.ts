@@ -24,6 +24,9 @@ export interface HookCall {
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
 }
 
+// Lines of a failed hook's output in its message (stdout and stderr as they came).
+const TAIL_LINES = 5;
+
 function timeoutOf(config: Config, name: HookName): number {
   const h = config.hooks;
   return (name === "version" ? h.version_timeout : name === "ready" ? h.ready_timeout : h.timeout) * 1000;
@@ -50,7 +53,7 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
       },
     });
     delete job.hookProcess;
-    const tail = res.lastLines.length ? `: ${res.lastLines.slice(-3).join(" | ")}` : "";
+    const tail = res.lastLines.length ? `: ${res.lastLines.slice(-TAIL_LINES).join(" | ")}` : "";
     if (res.cancelled) throw new Cancelled(`${name} hook stopped: the job was cancelled or otter is stopping`);
     if (res.timedOut) throw new HookTimeout(`${name} hook ran past its ${timeoutOf(config, name) / 1000} s timeout and was killed${tail}`);
     if (res.exitCode === 0) {

@@ -46,7 +46,12 @@ export interface HookResult {
   cancelled: boolean;
   /** from start to the hook's exit */
   durationMs: number;
-  /** last ~10 lines of stderr (or stdout if stderr is empty), control characters stripped */
+  /**
+   * the last ~10 lines of stdout and stderr together, in the order they came, control
+   * characters stripped (an installer may explain its failure on either: RAUC on stdout).
+   * For a hook that was stopped (timeout, cancel): the lines from before the SIGTERM, not
+   * what it printed while being killed (a shell's "Terminated").
+   */
   lastLines: string[];
   /** last non-empty stdout line, trimmed (the version hook's output) */
   result: string;
@@ -61,13 +66,20 @@ const MAX_DELAY = 2 ** 31 - 1;
 /** Run a hook to its end. Rejects (HookFailed) only when it cannot be started at all. */
 export async function runHook(run: HookRun): Promise<HookResult> {
   const started = performance.now();
-  const out = new LineTail(KEEP_LINES, run.onLine && ((line) => run.onLine!("stdout", line)));
-  const err = new LineTail(KEEP_LINES, run.onLine && ((line) => run.onLine!("stderr", line)));
+  const both: string[] = [];
+  let beforeStop: string[] | undefined;
+  const keep = (stream: "stdout" | "stderr") => (line: string) => {
+    both.push(line);
+    if (both.length > KEEP_LINES) both.shift();
+    run.onLine?.(stream, line);
+  };
+  const out = new LineTail(KEEP_LINES, keep("stdout"));
+  const err = new LineTail(KEEP_LINES, keep("stderr"));
   const flags = { timedOut: false, cancelled: run.signal?.aborted ?? false };
   const result = (exitCode: number | null, signal: string | null): HookResult => ({
     exitCode, signal, ...flags,
     durationMs: Math.round(performance.now() - started),
-    lastLines: [...(err.last.length ? err.last : out.last)],
+    lastLines: [...(beforeStop ?? both)],
     result: out.lastNonEmpty,
   });
   if (flags.cancelled) return result(null, null);
@@ -86,6 +98,7 @@ export async function runHook(run: HookRun): Promise<HookResult> {
   const stop = (why: "timedOut" | "cancelled") => {
     if (exited || ending || child.pid === undefined) return;
     flags[why] = true;
+    beforeStop = [...both];
     ending = endGroup(child.pid, run.killGraceMs, () => exited);
   };
   const timer = setTimeout(() => stop("timedOut"), Math.min(run.timeoutMs, MAX_DELAY));

@@ -37,30 +37,28 @@ function failure(job: JobRecord, state: State, err: unknown): Event {
 }
 
 /**
- * Run the journal's job from where it was left (resumeFrom). `resumed` says otter just
- * started and found the job in the journal: each such start is counted per state, and a
- * job that keeps coming back to the same state (a reboot loop) fails after
- * service.max_starts. A pause (retry later) is not a start, nor is the next otter's
- * pick-up of a paused job.
+ * Run the journal's job from where it was left (resumeFrom). Every start of a state is
+ * counted in the journal, except the pick-up of a job that paused there (retry later: a
+ * postponed hook, a closed update window), which stopped on purpose. When otter just
+ * started (`resumed`) and finds a state already started max_starts times, the job keeps
+ * being cut off there (a reboot loop): it fails instead of starting it again.
  */
 export async function runJob(ctx: Ctx, stopping: AbortSignal, resumed: boolean): Promise<RunResult> {
   const { journal } = ctx;
   const job = journal.data.job!;
   await endLeftoverHook(journal, ctx.config.hooks.kill_grace * 1000);
   job.state = resumeFrom(job.state);
-  // A job that paused (retry later: a postponed hook, a closed update window) stopped on
-  // purpose; the next otter picking it up (--once from cron) is not a crash to count.
-  const crashed = resumed && job.pausedIn !== job.state;
+  const paused = job.pausedIn === job.state;
   delete job.pausedIn;
-  const starts = (job.starts[job.state] ?? 0) + (crashed ? 1 : 0);
-  job.starts[job.state] = starts;
-  journal.save();
-  if (starts > ctx.config.service.max_starts && job.state !== "report" && job.state !== "rollback") {
-    const err = new LoopDetected(`loop detected: started in ${job.state} ${starts} times (max_starts ${ctx.config.service.max_starts})`);
+  const max = ctx.config.service.max_starts;
+  const started = job.starts[job.state] ?? 0;
+  if (resumed && !paused && started >= max && job.state !== "report" && job.state !== "rollback") {
+    const err = new LoopDetected(`loop detected: ${job.state} was started ${started} times and cut off each time (max_starts ${max})`);
     log.error(err.message, { job: job.offer.id });
     job.state = next(job.state, failure(job, job.state, err));
-    journal.save();
   }
+  if (!paused) count(job);
+  journal.save();
   while (job.state !== "done") {
     const state = job.state as Exclude<State, "done">;
     log.debug(`job ${job.offer.id}: ${state}`);
@@ -79,7 +77,14 @@ export async function runJob(ctx: Ctx, stopping: AbortSignal, resumed: boolean):
       log.error(`job ${job.offer.id} failed in ${state}: ${describe(err)}`);
     }
     job.state = next(state, event);
-    if (job.state !== "done") journal.save();
+    if (job.state === "done") break;
+    count(job);
+    journal.save();
   }
   return { kind: "done", job };
+}
+
+// One more start of the job's state (journaled with the state, before its work).
+function count(job: JobRecord): void {
+  job.starts[job.state] = (job.starts[job.state] ?? 0) + 1;
 }

@@ -32,21 +32,32 @@ describe("runHook", () => {
     expect(result.durationMs).toBeGreaterThanOrEqual(0);
   });
 
-  test("lastLines come from stderr, with escape and control characters stripped", async () => {
+  test("lastLines come from stdout and stderr, with escape and control characters stripped", async () => {
     const { result } = await run("ok");
-    expect(result.lastLines).toEqual(["warn: red done"]);
+    expect(result.lastLines.sort()).toEqual(["  1.2.3", "step 1", "warn: red done"]);
+  });
+
+  // RAUC says why on stdout and only "Installing … failed" on stderr.
+  test("an installer that explains on stdout and fails on stderr: both are in lastLines", async () => {
+    const { result } = await run("explains");
+    expect(result.exitCode).toBe(1);
+    expect(result.lastLines).toContain("LastError: Failed mounting bundle: signature invalid");
+    expect(result.lastLines).toContain("Installing `/tmp/update.raucb' failed");
   });
 
   test("exit 3 is reported as it is (the caller retries)", async () => {
     const { result } = await run("retry");
     expect(result).toMatchObject({ exitCode: 3, signal: null, timedOut: false, result: "not now" });
-    expect(result.lastLines).toEqual(["not now"]); // stderr empty → stdout's lines
+    expect(result.lastLines).toEqual(["not now"]);
   });
 
-  test("another exit code keeps only the last 10 stderr lines, cleaned", async () => {
+  test("another exit code keeps only the last 10 lines, cleaned", async () => {
     const { result } = await run("fail");
     expect(result.exitCode).toBe(7);
-    expect(result.lastLines).toEqual([...Array.from({ length: 9 }, (_, i) => `error line ${i + 6}`), "last line"]);
+    // stdout's one line may come before or among stderr's: the pipes are read apart
+    expect(result.lastLines).toHaveLength(10);
+    expect(result.lastLines).toEqual(expect.arrayContaining(["error line 14", "last line"]));
+    expect(result.lastLines).not.toContain("error line 5");
     expect(result.result).toBe("some stdout");
   });
 
@@ -91,6 +102,7 @@ describe("runHook", () => {
     const [, hook, grandchild] = /pids (\d+) (\d+)/.exec(text)!.map(Number);
     expect(result).toMatchObject({ timedOut: true, cancelled: false, exitCode: null, signal: "SIGKILL" });
     expect(text).toContain("TERM"); // TERM came first, the hook survived it
+    expect(result.lastLines).toEqual(["started"]); // what it printed before the TERM, not after
     expect(isAlive(hook!)).toBe(false); // reaped before runHook resolved
     expect(await diesWithin(grandchild!)).toBe(true);
     expect(groupMembers(hook!)).toEqual([]);

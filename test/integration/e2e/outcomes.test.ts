@@ -36,3 +36,28 @@ describe("failure reports carry a stable code", () => {
     expect(fx.server.finals()[1]!.code).toBeUndefined();
   });
 });
+
+describe("a failed hook's message tells what the hook said", () => {
+  test("an installer that explains on stdout (RAUC): the message has both streams' last lines", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = fx.rig();
+    r.writeHook("install", `echo "LastError: Failed mounting bundle: signature invalid"; echo "Installing failed" >&2; exit 1`);
+    expect((await r.run()).code).toBe(1);
+    const message = fx.server.finals()[0]!.message;
+    expect(message).toContain("Exit code: 1");
+    expect(message).toContain("LastError: Failed mounting bundle: signature invalid");
+    expect(message).toContain("Installing failed");
+  });
+
+  test("a timed-out hook: what it printed before the kill, not the shell's \"Terminated\"", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = fx.rig({ set: { hooks: { timeout: "1", kill_grace: "1" } } });
+    // A cleanup trap keeps the shell alive past TERM, and dash then reports its killed child.
+    r.writeHook("install", `trap 'exit 143' TERM; echo "flashing slot b"; sleep 30`);
+    expect((await r.run()).code).toBe(1);
+    const final = fx.server.finals()[0]!;
+    expect(final).toMatchObject({ state: "installation_hook_failed", code: "HOOK_TIMEOUT" });
+    expect(final.message).toMatch(/install hook ran past its 1 s timeout and was killed: flashing slot b; rolled back$/);
+    expect(final.message).not.toContain("Terminated");
+  });
+});

@@ -324,14 +324,16 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(r.count("rollback done")).toBe(1);
   });
 
-  test("a reboot loop is stopped after max_starts with loop_detected, and rolled back", async () => {
+  test("a reboot loop: max_starts = 3 runs the state 3 times, then fails loop_detected and rolls back", async () => {
     fx.server.publish("release", "1.0.0", "1.0.0");
-    const r = rig({ set: { service: { max_starts: "2" } } });
+    const r = rig({ set: { service: { max_starts: "3" } } });
     r.writeHook("ready", "kill -9 $PPID; sleep 5");
-    for (let i = 0; i < 3; i++) await r.run();
+    for (let i = 0; i < 3; i++) expect((await r.run()).code).not.toBe(0); // killed by its ready hook
     const last = await r.run();
     expect(last.code).toBe(1);
-    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "loop_detected" });
+    expect(r.log().filter((l) => l.startsWith("ready start"))).toHaveLength(3);
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "loop_detected", code: "LOOP_DETECTED" });
+    expect(fx.server.finals()[0]!.message).toContain("ready was started 3 times");
     expect(r.count("rollback done")).toBe(1);
   });
 });
