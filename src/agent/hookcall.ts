@@ -21,6 +21,8 @@ export interface HookCall {
   name: HookName;
   /** arguments after [elapsed, retry, meta] */
   extra?: string[];
+  /** added to the hook's environment */
+  env?: Record<string, string>;
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
 }
 
@@ -45,7 +47,7 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
     const args = [String(elapsed), String(count.retries), job.offer.meta, ...(call.extra ?? [])];
     log.info(`running ${name} hook`, { job: job.offer.id, retry: count.retries });
     const res = await runHook({
-      name, path, args, timeoutMs: timeoutOf(config, name), killGraceMs: config.hooks.kill_grace * 1000,
+      name, path, args, env: call.env, timeoutMs: timeoutOf(config, name), killGraceMs: config.hooks.kill_grace * 1000,
       signal: call.signal, onLine: call.onLine,
       onSpawn: (pid) => {
         job.hookProcess = identify(pid);

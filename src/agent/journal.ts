@@ -46,6 +46,8 @@ export interface JobRecord {
   /** installed version before this job, to tell "reboot still pending" from a mismatch */
   previousVersion?: string;
   outcome?: Outcome;
+  /** the state the job failed in (the rollback hook is told) */
+  failedIn?: State;
   /** the version hook's answer after install (confirmVersion) */
   confirmedVersion?: string;
   /** the state the job paused in (retry later): the next start there is not a crash */

@@ -33,6 +33,7 @@ function failure(job: JobRecord, state: State, err: unknown): Event {
     return "cancelled";
   }
   job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err), code: codeOf(err) };
+  job.failedIn = state;
   return "failed";
 }
 

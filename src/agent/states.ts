@@ -14,7 +14,7 @@ import type { Source } from "../sources/source.ts";
 import { formatTime, installed } from "../policy/policy.ts";
 import { closedUntil } from "../policy/window.ts";
 import { appendHistory } from "./history.ts";
-import { callHook, type HookName } from "./hookcall.ts";
+import { callHook, type HookCall, type HookName } from "./hookcall.ts";
 import type { Journal, JobRecord, Outcome } from "./journal.ts";
 import type { Event, State } from "./pipeline.ts";
 
@@ -35,9 +35,12 @@ export interface Ctx {
 type Handler = (ctx: Ctx, job: JobRecord) => Promise<Event>;
 
 
-function hook(ctx: Ctx, key: State, name: HookName, extra: string[] = [], onLine?: (s: "stdout" | "stderr", l: string) => void) {
-  return callHook({ config: ctx.config, journal: ctx.journal, signal: ctx.signal, key, name, extra, onLine });
+function hook(ctx: Ctx, key: State, name: HookName, extra: string[] = [], more: Pick<HookCall, "onLine" | "env"> = {}) {
+  return callHook({ config: ctx.config, journal: ctx.journal, signal: ctx.signal, key, name, extra, ...more });
 }
+
+/** The phase a rollback hook is told failed, by the state it failed in (only these roll back). */
+const FAILED_PHASE: Partial<Record<State, string>> = { install: "install", restart: "restart", confirmVersion: "version", ready: "ready" };
 
 function succeed(job: JobRecord, state: string, message: string): void {
   job.outcome = { status: "SUCCEEDED", state, message };
@@ -169,8 +172,10 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     ctx.journal.enqueue({ status: "IN_PROGRESS", state: "installation_start", message: `installing version ${job.offer.version}` });
     ctx.journal.save();
     const report = progress(ctx, "installation_progress");
-    await hook(ctx, "install", "install", [job.artifact!], (stream, line) => {
-      if (stream === "stdout" && line.trim()) report(line.trim());
+    await hook(ctx, "install", "install", [job.artifact!], {
+      onLine: (stream, line) => {
+        if (stream === "stdout" && line.trim()) report(line.trim());
+      },
     });
     return "ok";
   },
@@ -237,8 +242,9 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
   async rollback(ctx, job) {
     const outcome = job.outcome!;
     if (!ctx.config.hooks.rollback) return "ok";
+    const phase = FAILED_PHASE[job.failedIn!] ?? "";
     try {
-      await hook(ctx, "rollback", "rollback", [job.artifact ?? ""]);
+      await hook(ctx, "rollback", "rollback", [job.artifact ?? "", phase], { env: { OTTER_FAILED_PHASE: phase, OTTER_FAILED_CODE: outcome.code ?? "" } });
       outcome.message = `${outcome.message}; rolled back`;
       return "ok";
     } catch (err) {

@@ -56,7 +56,7 @@ export const SCHEMA = [
   { section: "hooks", key: "install", kind: "executable", doc: "installs the file; must be idempotent (it reruns after a crash)" },
   { section: "hooks", key: "restart", kind: "executable", doc: "restarts the device or service" },
   { section: "hooks", key: "ready", kind: "executable", doc: "checks the new version works" },
-  { section: "hooks", key: "rollback", kind: "executable", doc: "otter's addition: run when install or ready fails for good" },
+  { section: "hooks", key: "rollback", kind: "executable", doc: "otter's addition: run when install, restart, version or ready fails for good; its last argument names that phase" },
   { section: "hooks", key: "retry_interval", kind: "seconds", def: "60", min: 0, doc: "wait after a hook exits 3" },
   { section: "hooks", key: "max_retries", kind: "int", def: "60", min: 1, doc: "runs of a hook that keeps exiting 3 before it fails" },
   { section: "hooks", key: "timeout", kind: "seconds", def: "3600", min: 1, doc: "longest a hook may run before its process group is killed" },

@@ -2,7 +2,9 @@
 // failure classed by a stable code, no "nothing to do" that hides a broken source, no sleep
 // a cron run pays for, and the rollback hook told what failed.
 import { describe, expect, test } from "bun:test";
-import { perTest } from "../../helpers/rig.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { perTest, type Rig } from "../../helpers/rig.ts";
 
 const fx = perTest();
 
@@ -59,5 +61,24 @@ describe("a failed hook's message tells what the hook said", () => {
     expect(final).toMatchObject({ state: "installation_hook_failed", code: "HOOK_TIMEOUT" });
     expect(final.message).toMatch(/install hook ran past its 1 s timeout and was killed: flashing slot b; rolled back$/);
     expect(final.message).not.toContain("Terminated");
+  });
+});
+
+describe("the rollback hook is told what failed", () => {
+  const failIn: Record<string, [string, (r: Rig) => void]> = {
+    install: ["HOOK_FAILED", (r) => r.exits("install", 7)],
+    restart: ["HOOK_FAILED", (r) => r.exits("restart", 7)],
+    version: ["VERSION_MISMATCH", (r) => r.writeHook("install", 'echo 0.9.5 > "$T/staged"')],
+    ready: ["HOOK_FAILED", (r) => r.exits("ready", 1)],
+  };
+  test.each(Object.keys(failIn))("failed in %s: the phase is its 5th argument and OTTER_FAILED_PHASE", async (phase) => {
+    const [code, arm] = failIn[phase]!;
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = fx.rig();
+    r.writeHook("rollback", 'echo "$5|$OTTER_FAILED_PHASE|$OTTER_FAILED_CODE" > "$T/rolled"');
+    arm(r);
+    expect((await r.run()).code).toBe(1);
+    expect(readFileSync(join(r.dir, "rolled"), "utf8").trim()).toBe(`${phase}|${phase}|${code}`);
+    expect(fx.server.finals()[0]!.message).toContain("rolled back");
   });
 });
