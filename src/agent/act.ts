@@ -9,7 +9,7 @@ import { updateApprovals } from "../policy/approvalfile.ts";
 import { notePending } from "../policy/approvals.ts";
 import { verdict } from "../policy/explain.ts";
 import type { Decision, Rejected, RunningImage } from "../policy/policy.ts";
-import type { JobRecord } from "./journal.ts";
+import type { Journal, JobRecord } from "./journal.ts";
 import { decideNow } from "./policyinput.ts";
 
 export interface Step {
@@ -42,23 +42,38 @@ function nothing(d: Decision): string {
 
 export class Decider {
   private lastBoardError?: string;
+  /** offers refused for their board at the last check (warned about then) */
+  private boardWarned = new Set<string>();
 
   constructor(
     private readonly config: Config,
+    private readonly journal: Journal,
     /** end an AWS job the policy refused with REJECTED (through the outbox) */
     private readonly reject: (offer: Offer, outcome: JobRecord["outcome"]) => Promise<void>,
   ) {}
 
-  /** Decide on `offers` for the device as `running` describes it. */
-  async step(running: RunningImage, offers: Offer[], now: number): Promise<Step> {
-    const { decision: d, board } = await decideNow(this.config, running, offers, now);
+  /** Decide on `offers` for the device as the journal's running image describes it. */
+  async step(offers: Offer[], now: number): Promise<Step> {
+    const { decision: d, board, running } = await decideNow(this.config, this.journal.data.running, offers, now);
+    // When otter first saw the image, and its channel once an offer names it: kept for the next decisions.
+    if (JSON.stringify(running) !== JSON.stringify(this.journal.data.running)) {
+      this.journal.data.running = running;
+      this.journal.save();
+    }
     if (board.error && board.error !== this.lastBoardError) log.warn(`${board.error}; offers that name boards are refused`);
     this.lastBoardError = board.error;
     for (const r of d.reasons) log.debug(`policy: ${r.allowed ? "+" : "-"} ${r.offerId} ${r.rule}: ${r.text}`);
+    // A board mismatch is why such a device never updates: a WARNING, once per offer.
+    const warned = new Set<string>();
     for (const r of d.rejected) {
+      if (r.rule === "board") warned.add(r.offer.id);
+      const line = `refused ${r.offer.id}: ${r.reason}`;
+      if (r.rule !== "board") log.info(line);
+      else if (this.boardWarned.has(r.offer.id)) log.debug(line);
+      else log.warn(line);
       if (r.offer.source === "aws") await this.reject(r.offer, rejection(r));
-      else log.info(`refused ${r.offer.id}: ${r.reason}`);
     }
+    this.boardWarned = warned;
     switch (d.kind) {
       case "update":
         log.info(`policy: ${verdict(d)}`);

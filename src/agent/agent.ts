@@ -133,7 +133,7 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     return runJob({ config, journal, source, signal, flush, progress: opts.progress, stopWorkload }, stop, resumed);
   };
   // An AWS job the policy refused ends at once as REJECTED, through the report state and the outbox.
-  const decider = new Decider(config, async (offer, outcome) => {
+  const decider = new Decider(config, journal, async (offer, outcome) => {
     journal.data.job = newJob(offer, "report", outcome);
     journal.save();
     await run(false);
@@ -153,7 +153,7 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
           const offers = await source.check();
           // `otter install`'s file is an operator's command: no policy between it and the pipeline.
           const now = Date.now();
-          const step = opts.source ? { offer: offers[0], code: EXIT.ok, summary: "nothing to do: no offers" } : await decider.step(journal.data.running, offers, now);
+          const step = opts.source ? { offer: offers[0], code: EXIT.ok, summary: "nothing to do: no offers" } : await decider.step(offers, now);
           code = step.code;
           if (step.offer) {
             journal.data.job = newJob(step.offer);

@@ -1,12 +1,14 @@
-// Gathers what the pure policy needs from disk and the device (board, approvals, history)
-// and asks it: one call for the agent's check and for `otter plan`. Reads only.
-import { isLocalFault } from "../base/errors.ts";
+// Gathers what the pure policy needs from disk and the device (board, running version,
+// approvals, history) and asks it: one call for the agent's check and for `otter plan`.
+// Writes nothing: the agent journals the running image it returns.
+import { HookPostponed, describe, isLocalFault } from "../base/errors.ts";
 import type { Config } from "../config/config.ts";
 import type { Offer } from "../sources/source.ts";
 import { readApprovals } from "../policy/approvalfile.ts";
 import { resolveBoard, type Board } from "../policy/board.ts";
-import { decide, type Decision, type RunningImage } from "../policy/policy.ts";
+import { decide, meet, sighted, type Decision, type RunningImage } from "../policy/policy.ts";
 import { readHistory } from "./history.ts";
+import { runHook, type HookResult } from "./hooks.ts";
 import type { HistoryEntry } from "./journal.ts";
 
 /**
@@ -27,11 +29,38 @@ export function blockedByHistory(history: HistoryEntry[], offers: Offer[], runni
   return blocked;
 }
 
-/** The policy's decision on `offers` now, with the board it was made for. */
-export async function decideNow(config: Config, running: RunningImage, offers: Offer[], now: number): Promise<{ decision: Decision; board: Board }> {
+/**
+ * The running version, when the journal does not know it (the first run on a device, a
+ * journal moved aside) and offers of a channel need it: the version hook asked once, with
+ * Upparat's argv and no job (0 0 ""). A hook that does not answer throws a retry-later
+ * error: the policy decides nothing until it knows what runs. An empty answer means nothing
+ * is installed yet.
+ */
+async function sight(config: Config, running: RunningImage, offers: Offer[]): Promise<RunningImage> {
+  const path = config.hooks.version;
+  if (running.version !== undefined || !path || !offers.some((o) => o.channel !== undefined)) return running;
+  const h = config.hooks;
+  const undecided = "the policy decides nothing until it knows the running version";
+  let res: HookResult;
+  try {
+    res = await runHook({ name: "version", path, args: ["0", "0", ""], timeoutMs: h.version_timeout * 1000, killGraceMs: h.kill_grace * 1000 });
+  } catch (err) {
+    throw new HookPostponed(`${describe(err)}; ${undecided}`);
+  }
+  if (res.exitCode !== 0) {
+    const why = res.timedOut ? `ran past its ${h.version_timeout} s timeout` : res.exitCode === null ? `was killed by ${res.signal ?? "?"}` : `exited ${res.exitCode}`;
+    const tail = res.lastLines.length ? `: ${res.lastLines.slice(-3).join(" | ")}` : "";
+    throw new HookPostponed(`version hook ${why}${tail}; ${undecided}`);
+  }
+  return sighted(running, res.result);
+}
+
+/** The policy's decision on `offers` now, the board it was made for and the running image as the policy counted it (to journal). */
+export async function decideNow(config: Config, running: RunningImage, offers: Offer[], now: number): Promise<{ decision: Decision; board: Board; running: RunningImage }> {
   const dir = config.service.state_dir;
   const board = await resolveBoard(config.policy);
-  const failed = blockedByHistory(readHistory(dir), offers, running);
-  const decision = decide({ running, offers, now, policy: config.policy, board: board.board, approvals: readApprovals(dir), failed });
-  return { decision, board };
+  const seen = meet(await sight(config, running, offers), offers, now, config.policy);
+  const failed = blockedByHistory(readHistory(dir), offers, seen);
+  const decision = decide({ running: seen, offers, now, policy: config.policy, board: board.board, approvals: readApprovals(dir), failed });
+  return { decision, board, running: seen };
 }

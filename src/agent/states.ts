@@ -11,7 +11,7 @@ import { download } from "../transfer/download.ts";
 import type { ProgressBar } from "../transfer/progress.ts";
 import { verifyFile } from "../transfer/verify.ts";
 import type { Source } from "../sources/source.ts";
-import { formatTime, installed } from "../policy/policy.ts";
+import { formatTime, installed, sighted } from "../policy/policy.ts";
 import { closedUntil } from "../policy/window.ts";
 import { appendHistory } from "./history.ts";
 import { callHook, type HookCall, type HookName } from "./hookcall.ts";
@@ -73,7 +73,7 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     const installed = await hook(ctx, "versionCheck", "version");
     if (installed === undefined) return "ok";
     job.previousVersion = installed;
-    ctx.journal.data.running.version ??= installed;
+    ctx.journal.data.running = sighted(ctx.journal.data.running, installed);
     if (installed === job.offer.version && !job.offer.force) {
       succeed(job, "version_already_installed", `version ${installed} is already installed`);
       return "skip";

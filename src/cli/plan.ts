@@ -4,7 +4,7 @@
 import { describe } from "../base/errors.ts";
 import { sourceKind, type Config } from "../config/config.ts";
 import type { Offer } from "../sources/source.ts";
-import { formatDecision } from "../policy/explain.ts";
+import { describeRunning, formatDecision } from "../policy/explain.ts";
 import { Journal } from "../agent/journal.ts";
 import { decideNow } from "../agent/policyinput.ts";
 
@@ -40,10 +40,9 @@ async function ask(config: Config): Promise<Asked> {
 /** The text (or JSON) `otter plan` prints. */
 export async function plan(config: Config, json: boolean): Promise<string> {
   const { offers, errors } = await ask(config);
-  const running = Journal.peek(config.service.state_dir).running;
-  const { decision, board } = await decideNow(config, running, offers, Date.now());
+  const { decision, board, running } = await decideNow(config, Journal.peek(config.service.state_dir).running, offers, Date.now());
   if (json) return JSON.stringify({ decision, running, board, errors }) + "\n";
   const boardLine = `board: ${board.board ?? "unknown"}${board.board ? ` (from [policy] ${board.from})` : ""}${board.error ? `; ${board.error}` : ""}`;
-  const head = [boardLine, ...errors.map((e) => `could not ask: ${e}`)];
+  const head = [boardLine, describeRunning(running), ...errors.map((e) => `could not ask: ${e}`)];
   return head.join("\n") + "\n" + formatDecision(decision);
 }

@@ -1,6 +1,6 @@
 // `otter plan`'s human rendering of a policy decision: the verdict, then one reason a line.
 import type { Offer } from "../sources/source.ts";
-import { formatTime, type Decision } from "./policy.ts";
+import { formatTime, type Decision, type RunningImage } from "./policy.ts";
 
 function name(offer: Offer): string {
   return `${offer.channel ? `${offer.channel} ` : ""}${offer.version} (${offer.id})`;
@@ -22,6 +22,16 @@ export function verdict(d: Decision): string {
     case "nothing":
       return "nothing to do";
   }
+}
+
+/** `otter plan`'s line on the running image, saying what otter does not know and how it counts it. */
+export function describeRunning(r: RunningImage): string {
+  if (r.version === undefined) return "running: nothing installed, as far as otter knows";
+  const channel = r.channel ?? "channel unknown (it ranks above every channel until a channel offers its version)";
+  const since = r.installedAt !== undefined
+    ? `installed ${formatTime(r.installedAt)}`
+    : `install time unknown (soak and test period count from ${r.seenAt === undefined ? "now" : formatTime(r.seenAt)}, when otter first saw it)`;
+  return `running: ${r.version}, ${channel}, ${since}`;
 }
 
 /** Human text for a decision: verdict, reasons ("+" allowed, "-" blocked), rejections. */

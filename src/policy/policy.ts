@@ -8,7 +8,9 @@
 //   rules    explicit offers (no channel: AWS jobs, `otter install`) pass; otherwise
 //            nothing installed → any; 1 workload died / ready failed → any (at most
 //            max_reflashes times in a row, then the other rules);
-//            "newer" (or force) required, then 2 test_period, 3 priority / same_channel
+//            "newer" (or force) required, then 2 test_period, 3 priority / same_channel.
+//            Unknown is the safe side: an image of unknown install time soaks from when
+//            otter first saw it (meet()), one of unknown channel ranks above every channel.
 //   choice   explicit offers first (source order), then highest priority, then newest
 //   min_soak rules 2–3 wait until the running image has run min_soak
 //   approval with approvals on, the chosen offer waits for its id to be approved
@@ -26,8 +28,13 @@ export { compareVersions };
 export interface RunningImage {
   version?: string;
   channel?: string;
-  /** ms epoch */
+  /** ms epoch of its install by otter (its ready check passed) */
   installedAt?: number;
+  /**
+   * ms epoch otter first saw this image, when it does not know its install time (a device
+   * migrated from Upparat, a journal moved aside): soak and test period count from here.
+   */
+  seenAt?: number;
   /** the ready check of the last install failed (policy rule 1) */
   readyFailed?: boolean;
   /** the supervised workload died on its own (policy rule 1) */
@@ -127,6 +134,49 @@ export function installed(offer: Offer, now: number): RunningImage {
   return { version: offer.version, channel: offer.channel, installedAt: now };
 }
 
+/**
+ * The version hook says the device runs `version`. When that is not the image the journal
+ * knows (it was changed outside otter, or otter never knew it), what the journal knew of the
+ * old image goes; only the supervised workload's bookkeeping stays. Empty: nothing installed.
+ */
+export function sighted(r: RunningImage, version: string): RunningImage {
+  if (!version || r.version === version) return r;
+  const { workloadRunning, workloadProcess } = r;
+  return { version, ...(workloadRunning === undefined ? {} : { workloadRunning }), ...(workloadProcess ? { workloadProcess } : {}) };
+}
+
+/**
+ * The running image as the policy counts it at `now`, for the agent to journal: an unknown
+ * install time counts from the first time otter sees the image (seenAt); an install time
+ * in the future (the wall clock stepped back) counts as now, so a step back delays an
+ * update by at most the soak, not by the step; an image of unknown channel takes the
+ * highest-priority channel offering its very version. Pure.
+ */
+export function meet(r: RunningImage, offers: Offer[], now: number, policy: Config["policy"]): RunningImage {
+  if (r.version === undefined) return r;
+  const met = { ...r };
+  if (met.installedAt === undefined) met.seenAt = Math.min(met.seenAt ?? now, now);
+  else if (met.installedAt > now) met.installedAt = now;
+  if (met.channel === undefined) {
+    const same = offers.filter((o) => o.channel !== undefined && o.version === r.version);
+    met.channel = same.sort((a, b) => rank(policy, a.channel) - rank(policy, b.channel))[0]?.channel;
+    if (met.channel === undefined) delete met.channel;
+  }
+  return met;
+}
+
+// When the running image's soak and test period started: its install time, else when otter
+// first saw it; never later than now.
+function sinceOf(r: RunningImage, now: number): number {
+  return Math.min(r.installedAt ?? r.seenAt ?? now, now);
+}
+
+// "the running release 1.0 has run 10h" (+ why it counts from when otter first saw it).
+function ranFor(r: RunningImage, now: number): string {
+  const unknown = r.installedAt === undefined ? " since otter first saw it (its install time is unknown)" : "";
+  return `${runningLabel(r)} has run ${formatDuration(now - sinceOf(r, now))}${unknown}`;
+}
+
 function label(offer: Offer): string {
   return offer.channel ? `${offer.channel} ${offer.version}` : offer.version;
 }
@@ -158,9 +208,11 @@ function boardFits(offer: Offer, board: string | undefined, ex: Explain): boolea
   return ex.say(offer, "board", true, `${label(offer)} is for this device's board ${board}`);
 }
 
-// Rank of a channel: its index in priority; unlisted ones below all, unknown below those.
+// Rank of a channel, 0 the highest: its index in priority, unlisted ones below all. An
+// unknown channel (the running image's, until an offer of its version names one) ranks
+// above all: unknown is the safe side.
 function rank(policy: Config["policy"], channel: string | undefined): number {
-  if (channel === undefined) return policy.priority.length + 1;
+  if (channel === undefined) return -1;
   const i = policy.priority.indexOf(channel);
   return i < 0 ? policy.priority.length : i;
 }
@@ -187,15 +239,17 @@ function allowedByRules(offer: Offer, input: PolicyInput, ex: Explain): Allowed 
   if (cmp <= 0 && !offer.force) return void ex.say(offer, "newer", false, `${label(offer)} is not newer than ${runningLabel(r)}`);
   ex.say(offer, "newer", true, cmp > 0 ? `${label(offer)} is newer than ${runningLabel(r)}` : `${label(offer)} is not newer than ${runningLabel(r)} but the offer is forced`);
   const soaking = { offer, soaks: true };
-  const age = r.installedAt === undefined ? Infinity : input.now - r.installedAt;
+  const age = input.now - sinceOf(r, input.now);
   const period = p.test_period * 1000;
   if (age >= period) {
-    const ran = r.installedAt === undefined ? "install time is unknown, so its test period counts as over" : `has run ${formatDuration(age)}, past test_period ${formatDuration(period)}`;
-    return ex.say(offer, "test_period", true, `${runningLabel(r)} ${ran}; any newer offer may replace it`) ? soaking : undefined;
+    return ex.say(offer, "test_period", true, `${ranFor(r, input.now)}, past test_period ${formatDuration(period)}; any newer offer may replace it`) ? soaking : undefined;
   }
   const left = `test_period ends in ${formatDuration(period - age)}`;
   const [mine, theirs] = [rank(p, offer.channel), rank(p, r.channel)];
-  if (mine < theirs) return ex.say(offer, "priority", true, `${offer.channel} ranks above ${r.channel ?? "the running image's unknown channel"}, so it may override before test_period`) ? soaking : undefined;
+  if (mine < theirs) return ex.say(offer, "priority", true, `${offer.channel} ranks above ${r.channel}, so it may override before test_period`) ? soaking : undefined;
+  if (r.channel === undefined) {
+    return void ex.say(offer, "priority", false, `${runningLabel(r)} is of unknown channel, which ranks above every channel until a channel offers version ${r.version}; ${offer.channel} waits for the test period (${left})`);
+  }
   if (mine > theirs) return void ex.say(offer, "priority", false, `${offer.channel} ranks below ${r.channel}; it waits for the test period (${left})`);
   if (offer.channel !== r.channel) return void ex.say(offer, "priority", false, `${offer.channel} and ${r.channel} rank the same (both unlisted); neither overrides the other before test_period (${left})`);
   if (p.new_overrides_old.includes(offer.channel)) return ex.say(offer, "same_channel", true, `${offer.channel} is in new_overrides_old, so a newer ${offer.channel} may replace it`) ? soaking : undefined;
@@ -231,11 +285,10 @@ type Hold = Without<"wait"> | Without<"approval">;
 // Rule 4: what rules 2–3 allowed waits until the running image has run min_soak.
 function soakHold(chosen: Allowed, input: PolicyInput, ex: Explain): Hold | undefined {
   const { running: r, policy: p, now } = input;
-  if (!chosen.soaks || r.installedAt === undefined) return undefined;
-  const until = r.installedAt + p.min_soak * 1000;
-  const ran = `${runningLabel(r)} has run ${formatDuration(now - r.installedAt)}`;
-  if (now >= until) return void ex.say(chosen.offer, "min_soak", true, `${ran}, at least min_soak ${formatDuration(p.min_soak * 1000)}`);
-  ex.say(chosen.offer, "min_soak", false, `${ran}; it soaks for min_soak ${formatDuration(p.min_soak * 1000)}, until ${formatTime(until)}`);
+  if (!chosen.soaks) return undefined;
+  const until = sinceOf(r, now) + p.min_soak * 1000;
+  if (now >= until) return void ex.say(chosen.offer, "min_soak", true, `${ranFor(r, now)}, at least min_soak ${formatDuration(p.min_soak * 1000)}`);
+  ex.say(chosen.offer, "min_soak", false, `${ranFor(r, now)}; it soaks for min_soak ${formatDuration(p.min_soak * 1000)}, until ${formatTime(until)}`);
   return { kind: "wait", offer: chosen.offer, until, waitingFor: "min_soak", downloadAllowed: false };
 }
 

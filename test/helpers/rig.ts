@@ -63,6 +63,9 @@ export class Rig {
       },
       hooks: { ...Object.fromEntries(hooks.map((h) => [h, `hooks/${h}`])), retry_interval: "0.1", max_retries: "3", timeout: "10", kill_grace: "1" },
       download: { allow_http: "true", retry_base: "0.05", retry_cap: "0.2" },
+      // The image otter meets here counts as just installed (unknown is the safe side): no
+      // soak and no test period, so pipeline tests install at once. Policy tests set their own.
+      policy: { test_period: "0", min_soak: "0" },
       channels: Object.fromEntries((opts.channels ?? ["release"]).map((c) => [c, `${opts.serverUrl}/${c}.json`])),
     };
     this.ini = ini;

@@ -15,7 +15,7 @@ describe("node dist/otter.mjs", () => {
     const res = await r.run();
     expect(res.code).toBe(0);
     expect(r.version()).toBe("1.0.0");
-    expect(r.log().filter((l) => l.endsWith(" done")).map((l) => l.split(" ")[0])).toEqual(["version", "download", "install", "restart", "version", "ready"]);
+    expect(r.log().filter((l) => l.endsWith(" done")).map((l) => l.split(" ")[0])).toEqual(["version", "version", "download", "install", "restart", "version", "ready"]); // the first: otter meets the device
     expect(fx.server.finals().map((f) => `${f.status}:${f.state}`)).toEqual(["SUCCEEDED:complete_ready"]);
   }, 30_000);
 

@@ -1,7 +1,7 @@
 // The update pipeline end to end: the built otter, a real HTTP server on 127.0.0.1 with
 // manifests and a report endpoint, real hook scripts, real SIGKILLs.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isAlive } from "../../helpers/procs.ts";
 import { killGroup, killMidDownload, perTest, waitFor, type HookName, type Ini, type Rig } from "../../helpers/rig.ts";
@@ -20,7 +20,9 @@ describe("a normal update", () => {
     expect(res.code).toBe(0);
     expect(res.stdout).toContain("SUCCEEDED complete_ready");
     expect(r.version()).toBe("1.0.0");
-    const starts = r.log().filter((l) => l.includes(" start "));
+    const [sighting, ...starts] = r.log().filter((l) => l.includes(" start "));
+    // A device otter meets: the version hook is asked once, with no job, before the policy decides.
+    expect(sighting).toBe("version start 0 0 ");
     expect(starts.map((l) => l.split(" ")[0])).toEqual(["version", "download", "install", "restart", "version", "ready"]);
     // argv: elapsed, retry, meta, then the file (install) or force (restart)
     const install = starts[2]!.split(" ");
@@ -38,15 +40,30 @@ describe("a normal update", () => {
     expect(r.journal().running.version).toBe("1.0.0");
   });
 
-  test("the same version is skipped and reported as already installed", async () => {
+  test("the version the device runs is not installed again: the policy asks the version hook first", async () => {
     fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ version: "1.0.0" });
+    for (let i = 0; i < 2; i++) {
+      const res = await r.run();
+      expect([res.code, res.stdout]).toEqual([0, expect.stringContaining("release 1.0.0 is not newer than the running release 1.0.0")]);
+    }
+    expect(r.count("install done")).toBe(0);
+    expect(fx.server.requests.some((q) => q.path === "/release-1.0.0.img")).toBe(false);
+    expect(fx.server.reports).toEqual([]);
+  });
+
+  test("a job for the version already installed (the journal was behind) is skipped and reported as such", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = rig({ version: "1.0.0" });
+    mkdirSync(r.state, { recursive: true });
+    writeFileSync(join(r.state, "journal.json"), JSON.stringify({ schema: 1, outbox: [], running: { version: "0.9.0", channel: "release", installedAt: 1 } }));
     const res = await r.run();
     expect(res.code).toBe(0);
     expect(r.count("install done")).toBe(0);
     expect(states()).toEqual(["SUCCEEDED:version_already_installed"]);
-    // and a second check does not redo it
-    expect((await r.run()).stdout).toContain("nothing to do");
+    // The journal now knows what runs: no job again at the next check.
+    expect(r.journal().running).toMatchObject({ version: "1.0.0" });
+    expect((await r.run()).stdout).toContain("release 1.0.0 is not newer than the running release 1.0.0");
     expect(fx.server.finals()).toHaveLength(1);
   });
 
@@ -153,7 +170,8 @@ describe("SIGKILL in every phase, then restart", () => {
     return async () => killGroup(await r.pausedPid(name));
   };
   const phases: Phase[] = [
-    { phase: "version check", journalState: "versionCheck", arm: pauseHook("version") },
+    // The version hook's first run is otter meeting the device, before any job (no journal yet).
+    { phase: "version check", journalState: "versionCheck", arm: pauseHook("version", 1) },
     { phase: "download hook", journalState: "downloadHook", arm: pauseHook("download") },
     {
       phase: "download", journalState: "download",
@@ -166,7 +184,7 @@ describe("SIGKILL in every phase, then restart", () => {
     },
     { phase: "install", journalState: "install", arm: pauseHook("install") },
     { phase: "restart", journalState: "restart", arm: pauseHook("restart") },
-    { phase: "version confirmation", journalState: "confirmVersion", arm: pauseHook("version", 1) },
+    { phase: "version confirmation", journalState: "confirmVersion", arm: pauseHook("version", 2) },
     { phase: "ready", journalState: "ready", arm: pauseHook("ready") },
   ];
 

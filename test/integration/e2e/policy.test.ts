@@ -2,7 +2,7 @@
 // 127.0.0.1, real hook scripts, a real supervised workload and real `otter approve/deny`
 // processes. Time passes for real only where the feature is time (auto_approve_after).
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { diesWithin, isAlive } from "../../helpers/procs.ts";
 import { Rig, killMidDownload, waitFor, type Ini } from "../../helpers/rig.ts";
@@ -29,6 +29,16 @@ function rig(policy: Record<string, string> = {}, set: Ini = {}): Rig {
   const r = new Rig({ serverUrl: server.url, channels: CHANNELS, set: { ...set, policy } });
   rigs.push(r);
   return r;
+}
+
+/** Soak and test period as shipped (the rig's own defaults are 0: no policy in the way). */
+const SHIPPED = { min_soak: "30", test_period: "168" };
+
+/** A device otter knows: the journal says it runs its version of `channel`, installed `ranHours` ago. */
+function known(r: Rig, channel: string, ranHours = 1000): void {
+  mkdirSync(r.state, { recursive: true });
+  const running = { version: r.version(), channel, installedAt: Date.now() - ranHours * 3_600_000 };
+  writeFileSync(join(r.state, "journal.json"), JSON.stringify({ schema: 1, outbox: [], running }));
 }
 
 /** GETs the server saw of a published image (not its manifest). */
@@ -89,6 +99,19 @@ describe("approvals", () => {
     expect((await r.run(["plan"])).stdout).toContain(`${id} was denied with otter deny`);
   });
 
+  test("a deny is lifted only by an explicit otter approve (issue 11 case 11), never by auto_approve_after", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    const r = rig({ approvals: "true", auto_approve_after: "1s" });
+    const id = approvalIdIn((await r.run()).stdout);
+    const denied = await r.run(["deny", id]);
+    expect(denied.stdout).toContain(`denied ${id}; it is never installed unless approved`);
+    await Bun.sleep(1500); // past auto_approve_after
+    expect((await r.run()).stdout).toContain(`${id} was denied with otter deny`);
+    expect((await r.run(["approve", id])).code).toBe(0);
+    expect((await r.run()).stdout).toContain("SUCCEEDED complete_ready");
+    expect(r.version()).toBe("1.0.0");
+  });
+
   test("auto_approve_after approves a pending update once it has waited that long", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ approvals: "true", auto_approve_after: "2s" });
@@ -126,7 +149,6 @@ describe("approvals", () => {
     // Ids the CLI may act on: known to the approvals file before the race.
     const ids = Array.from({ length: 24 }, (_, i) => (0x10000000 + i).toString(16));
     const seed = { approved: [], denied: [], pendingSince: Object.fromEntries(ids.map((id) => [id, 1])) };
-    const { mkdirSync, writeFileSync } = await import("node:fs");
     mkdirSync(r.state, { recursive: true });
     writeFileSync(join(r.state, "approvals.json"), JSON.stringify(seed));
     const { out } = daemon(r);
@@ -277,6 +299,20 @@ describe("boards", () => {
   });
 });
 
+describe("boards (issue 11 case 13)", () => {
+  test("a daemon refusing an offer for another board says so at WARNING, once per offer, not once per check", async () => {
+    server.publish("release", "2.0.0", "2.0.0", { boards: ["imx8"] });
+    const r = rig({ board: "rpi4" }, { service: { log_level: "WARNING" } });
+    const { out } = daemon(r);
+    const checks = () => server.requests.filter((q) => q.path === "/release.json").length;
+    await waitFor(() => checks() >= 4, 20_000, "four checks (check_interval 1 s)");
+    expect(out.stderr.match(/WARN\w* +refused release:2\.0\.0:\w+: release 2\.0\.0 is for boards imx8, not this device's rpi4/g)).toHaveLength(1);
+    server.publish("release", "2.1.0", "2.1.0", { boards: ["imx8"] });
+    await waitFor(() => /refused release:2\.1\.0/.test(out.stderr), 20_000, "the next offer's warning");
+    expect(imageGets("release", "2.0.0") + imageGets("release", "2.1.0")).toBe(0);
+  });
+});
+
 describe("supervised workload", () => {
   // The workload logs its start; `exec` keeps its pid that of the leader otter records.
   const WORKLOAD = (r: Rig) => `echo "workload $(cat '${r.dir}/version')" >> '${r.dir}/log'; exec sleep 1000`;
@@ -284,7 +320,8 @@ describe("supervised workload", () => {
 
   test("killed from outside: logged, kept in history, and a waiting offer installs at once (rule 1 skips min_soak)", async () => {
     server.publish("nightly", "1.0.0", "1.0.0");
-    const r = rig();
+    const r = rig(SHIPPED);
+    known(r, "nightly");
     r.configure({ policy: { workload: WORKLOAD(r) } });
     const { p, out } = daemon(r);
     await waitFor(() => workloadPid(r) !== undefined && r.count("workload 1.0.0") === 1, 20_000, "the workload to start after the install");
@@ -369,7 +406,8 @@ describe("supervised workload", () => {
 describe("soak and plan", () => {
   test("plan lists every reason and changes nothing; --once waits for min_soak with exit 3", async () => {
     server.publish("nightly", "1.0.0", "1.0.0");
-    const r = rig();
+    const r = rig(SHIPPED);
+    known(r, "nightly");
     expect((await r.run()).code).toBe(0);
     server.publish("weekly", "1.1.0", "1.1.0");
     server.publish("nightly", "1.2.0", "1.2.0");
@@ -377,7 +415,7 @@ describe("soak and plan", () => {
     const before = server.requests.length;
     const plan = await r.run(["plan"]);
     expect(plan.code).toBe(0);
-    expect(plan.stdout).toMatch(/^board: unknown\n/);
+    expect(plan.stdout).toMatch(/^board: unknown\nrunning: 1\.0\.0, nightly, installed \S+\n/);
     expect(plan.stdout).toMatch(/^could not ask: channel release: .*HTTP 404$/m);
     expect(plan.stdout).toMatch(/^wait until \S+ \(min_soak\), then weekly 1\.1\.0 \(weekly:1\.1\.0:\w+\)$/m);
     expect(plan.stdout).toMatch(/\+ weekly:1\.1\.0:\w+ priority: weekly ranks above nightly/);
@@ -410,5 +448,50 @@ describe("soak and plan", () => {
     expect(plan.stdout).toMatch(/- release:1\.1\.0:\w+ failed: release 1\.1\.0 was tried here before/);
     expect((await r.run()).code).toBe(0);
     expect(r.journal().running).toMatchObject({ version: "0.5.0", channel: "nightly", readyFailed: false });
+  });
+});
+
+describe("a device otter meets (issue 11 case 7)", () => {
+  test("migrated from Upparat, running release 1.0.0: nightly does not jump in, soak counts from now, plan says why", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    server.publish("nightly", "1.1.0", "1.1.0");
+    const r = new Rig({ serverUrl: server.url, channels: CHANNELS, version: "1.0.0", set: { policy: SHIPPED } });
+    rigs.push(r);
+    const before = Date.now();
+    for (let i = 0; i < 2; i++) {
+      const res = await r.run();
+      expect([res.code, res.stdout]).toEqual([0, expect.stringContaining("nothing to do")]);
+    }
+    expect(r.version()).toBe("1.0.0");
+    expect(imageGets("nightly", "1.1.0")).toBe(0);
+    const running = r.journal().running;
+    expect(running).toMatchObject({ version: "1.0.0", channel: "release" });
+    expect(running.seenAt).toBeGreaterThanOrEqual(before);
+    expect(running.installedAt).toBeUndefined();
+    const plan = (await r.run(["plan"])).stdout;
+    expect(plan).toMatch(/^running: 1\.0\.0, release, install time unknown \(soak and test period count from \S+, when otter first saw it\)$/m);
+    expect(plan).toMatch(/- nightly:1\.1\.0:\w+ priority: nightly ranks below release; it waits for the test period \(test_period ends in 6d 23h\)/);
+  });
+
+  test("no channel offers the running version: its unknown channel ranks above every channel", async () => {
+    server.publish("nightly", "1.1.0", "1.1.0");
+    const r = new Rig({ serverUrl: server.url, channels: CHANNELS, version: "1.0.0", set: { policy: SHIPPED } });
+    rigs.push(r);
+    expect((await r.run()).stdout).toContain("nothing to do");
+    expect(imageGets("nightly", "1.1.0")).toBe(0);
+    const plan = (await r.run(["plan"])).stdout;
+    expect(plan).toContain("running: 1.0.0, channel unknown (it ranks above every channel until a channel offers its version)");
+    expect(plan).toContain("priority: the running 1.0.0 is of unknown channel, which ranks above every channel until a channel offers version 1.0.0; nightly waits");
+  });
+
+  test("a version hook that cannot answer: nothing is decided (exit 3), nothing downloaded", async () => {
+    server.publish("nightly", "1.1.0", "1.1.0");
+    const r = rig(SHIPPED);
+    r.exits("version", 1);
+    const res = await r.run();
+    expect(res.code).toBe(3);
+    expect(res.stderr).toContain("version hook exited 1; the policy decides nothing until it knows the running version");
+    expect(imageGets("nightly", "1.1.0")).toBe(0);
+    expect(r.journal()?.running?.version).toBeUndefined();
   });
 });

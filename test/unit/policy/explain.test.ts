@@ -1,6 +1,6 @@
 import { expect, test } from "bun:test";
 import type { Offer } from "../../../src/sources/source.ts";
-import { formatDecision } from "../../../src/policy/explain.ts";
+import { describeRunning, formatDecision } from "../../../src/policy/explain.ts";
 import type { Decision, Reason } from "../../../src/policy/policy.ts";
 
 const OFFER: Offer = { id: "weekly:1.1:abcd", source: "manifest", channel: "weekly", version: "1.1", url: "https://u/x", meta: "", force: false };
@@ -32,4 +32,12 @@ test.each([
 test("rejected offers are listed after the reasons", () => {
   const text = formatDecision({ kind: "nothing", reasons: [], rejected: [{ offer: JOB, rule: "board", reason: "3.0 is for boards x86, not this device's rpi4" }] });
   expect(text).toBe("nothing to do\nrejected (never downloaded):\n  job-7: 3.0 is for boards x86, not this device's rpi4\n");
+});
+
+test.each([
+  [{}, "running: nothing installed, as far as otter knows"],
+  [{ version: "1.0", channel: "release", installedAt: T }, "running: 1.0, release, installed 2026-11-25T08:00Z"],
+  [{ version: "1.0", seenAt: T }, "running: 1.0, channel unknown (it ranks above every channel until a channel offers its version), install time unknown (soak and test period count from 2026-11-25T08:00Z, when otter first saw it)"],
+])("plan's running line for %j", (running, line) => {
+  expect(describeRunning(running)).toBe(line);
 });

@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { createHash } from "node:crypto";
 import { parseConfig, type Config } from "../../../src/config/config.ts";
 import type { Offer } from "../../../src/sources/source.ts";
-import { approvalId, decide, formatDuration, installed, type ApprovalState, type Decision, type PolicyInput, type RunningImage, type Rule } from "../../../src/policy/policy.ts";
+import { approvalId, decide, formatDuration, installed, meet, sighted, type ApprovalState, type Decision, type PolicyInput, type RunningImage, type Rule } from "../../../src/policy/policy.ts";
 
 const H = 3_600_000;
 // Tuesday 2026-11-24 12:00 local time (windows are local).
@@ -238,10 +238,42 @@ const rules: Row[] = [
     expect: { kind: "update", offer: "nightly:1.1" },
   },
   {
-    name: "an unknown install time counts as past test_period and min_soak",
-    running: { channel: "release", version: "1.0", workloadDied: false, readyFailed: false },
+    name: "an unknown install time counts from when otter first saw the image: before test_period nothing lower installs",
+    running: { channel: "release", version: "1.0", seenAt: NOW - 10 * H },
+    offers: [nightly("1.1")],
+    expect: { kind: "nothing", reasons: [["nightly:1.1", "priority", false]], says: "test_period ends in 6d 14h" },
+  },
+  {
+    name: "an unknown install time: test_period and min_soak run from when otter first saw it",
+    running: { channel: "nightly", version: "1.0", seenAt: NOW - 10 * H },
+    offers: [weekly("1.1")],
+    expect: { kind: "wait", offer: "weekly:1.1", waitingFor: "min_soak", until: NOW + 20 * H, says: "has run 10h since otter first saw it (its install time is unknown)" },
+  },
+  {
+    name: "an unknown install time never seen (no meet()) counts as just installed",
+    running: { channel: "release", version: "1.0" },
+    offers: [nightly("1.1")],
+    ini: "test_period = 1",
+    expect: { kind: "nothing", reasons: [["nightly:1.1", "priority", false]] },
+  },
+  {
+    name: "an unknown install time, first seen past test_period: any newer offer",
+    running: { channel: "release", version: "1.0", seenAt: NOW - 8 * 24 * H },
     offers: [nightly("1.1")],
     expect: { kind: "update", offer: "nightly:1.1", reasons: [["nightly:1.1", "test_period", true]] },
+  },
+  {
+    name: "an install time in the future (the clock stepped back) counts as now, even with test_period 0",
+    running: running("release", "1.0", -5 * 24),
+    offers: [nightly("1.1")],
+    ini: "test_period = 0\nmin_soak = 0",
+    expect: { kind: "update", offer: "nightly:1.1", reasons: [["nightly:1.1", "test_period", true]] },
+  },
+  {
+    name: "an install time in the future soaks from now, not from the future",
+    running: running("nightly", "1.0", -5 * 24),
+    offers: [weekly("1.1")],
+    expect: { kind: "wait", offer: "weekly:1.1", waitingFor: "min_soak", until: NOW + 30 * H },
   },
   // rule 3: ranks
   {
@@ -263,10 +295,16 @@ const rules: Row[] = [
     expect: { kind: "nothing", reasons: [["beta:1.1", "priority", false]] },
   },
   {
-    name: "a running image of unknown channel is outranked by any channel",
+    name: "a running image of unknown channel ranks above every channel before test_period",
     running: running(undefined, "1.0", 40),
-    offers: [offer("beta", "1.1")],
-    expect: { kind: "update", offer: "beta:1.1" },
+    offers: [release("1.1"), offer("beta", "1.2")],
+    expect: { kind: "nothing", reasons: [["release:1.1", "priority", false], ["beta:1.2", "priority", false]], says: "the running 1.0 is of unknown channel, which ranks above every channel until a channel offers version 1.0" },
+  },
+  {
+    name: "a running image of unknown channel is replaced after test_period",
+    running: running(undefined, "1.0", 8 * 24),
+    offers: [nightly("1.1")],
+    expect: { kind: "update", offer: "nightly:1.1", reasons: [["nightly:1.1", "test_period", true]] },
   },
   {
     name: "priority names are the config's, in its order",
@@ -591,6 +629,39 @@ describe("decide", () => {
   });
   test("is a function of its input: the same input gives the same decision", () => {
     expect(run(seeds[0]!)).toEqual(run(seeds[0]!));
+  });
+});
+
+describe("meet: the running image as the policy counts it", () => {
+  const P = policy();
+  test("an unknown install time starts counting now, and keeps the first time it was seen", () => {
+    expect(meet({ version: "1.0" }, [], NOW, P)).toEqual({ version: "1.0", seenAt: NOW });
+    expect(meet({ version: "1.0", seenAt: NOW - H }, [], NOW, P)).toEqual({ version: "1.0", seenAt: NOW - H });
+  });
+  test("a time in the future (the clock stepped back) becomes now", () => {
+    expect(meet({ version: "1.0", channel: "release", installedAt: NOW + 5 * 24 * H }, [], NOW, P)).toEqual({ version: "1.0", channel: "release", installedAt: NOW });
+    expect(meet({ version: "1.0", seenAt: NOW + H }, [], NOW, P)).toEqual({ version: "1.0", seenAt: NOW });
+  });
+  test("an unknown channel becomes the highest-priority channel offering that very version", () => {
+    expect(meet({ version: "1.0", seenAt: NOW }, [nightly("1.0"), weekly("1.0"), release("1.1")], NOW, P).channel).toBe("weekly");
+    expect(meet({ version: "1.0", seenAt: NOW }, [release("1.0.1"), offer(undefined, "1.0")], NOW, P).channel).toBeUndefined();
+    expect(meet({ version: "1.0", channel: "nightly", installedAt: NOW }, [release("1.0")], NOW, P).channel).toBe("nightly");
+  });
+  test("sighted: the version hook's answer replaces an image the journal knew otherwise; the workload's bookkeeping stays", () => {
+    const old: RunningImage = { version: "0.9", channel: "release", installedAt: NOW, readyFailed: true, workloadRunning: true, workloadProcess: { pid: 7, startTicks: "1", bootId: "b" } };
+    expect(sighted(old, "1.0")).toEqual({ version: "1.0", workloadRunning: true, workloadProcess: old.workloadProcess });
+    expect(sighted(old, "0.9")).toBe(old);
+    expect(sighted(NONE, "")).toBe(NONE);
+    expect(sighted(NONE, "1.0")).toEqual({ version: "1.0" });
+  });
+  test("nothing known stays nothing known", () => {
+    expect(meet(NONE, [release("1.0")], NOW, P)).toEqual(NONE);
+  });
+  test("issue 11: a device migrated from Upparat running release 1.0 does not jump to nightly", () => {
+    const offers = [release("1.0"), nightly("1.1")];
+    const seen = meet({ version: "1.0" }, offers, NOW, P);
+    expect(decide({ running: seen, offers, now: NOW + 24 * H, policy: P, approvals: noApprovals() }).kind).toBe("nothing");
+    expect(decide({ running: seen, offers, now: NOW + 8 * 24 * H, policy: P, approvals: noApprovals() })).toMatchObject({ kind: "update", offer: { id: "nightly:1.1" } });
   });
 });
 
