@@ -1,23 +1,24 @@
 // Finished jobs, newest last, capped, for `otter status`: history.json in state_dir.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
+import { array, object, optional, string, type Check } from "../base/shape.ts";
+import { loadOwned, loadShared } from "../base/statefile.ts";
 import type { HistoryEntry } from "./journal.ts";
 
 const file = (dir: string) => join(dir, "history.json");
 
+const history: Check<HistoryEntry[]> = array(object({
+  id: string, version: string, channel: optional(string), status: string, state: string, message: string, code: optional(string), startedAt: string, endedAt: string,
+}));
+
+/** The history; a missing file is empty, so is one of the wrong shape (with a warning; the next finished job moves it aside). */
 export function readHistory(dir: string): HistoryEntry[] {
-  try {
-    const list = JSON.parse(readFileSync(file(dir), "utf8"));
-    return Array.isArray(list) ? list : [];
-  } catch {
-    return [];
-  }
+  return loadShared("history", file(dir), history, []);
 }
 
 /** Append an entry, keeping the newest `keep`; an entry with the same id replaces the old one. */
 export function appendHistory(dir: string, entry: HistoryEntry, keep: number): void {
-  const list = readHistory(dir).filter((e) => e.id !== entry.id);
+  const list = loadOwned("history", file(dir), history, []).filter((e) => e.id !== entry.id);
   list.push(entry);
   writeFileAtomic(file(dir), JSON.stringify(list.slice(-keep), null, 1));
 }

@@ -2,16 +2,19 @@
 // state_dir, replaced atomically on every change, with a schema version. It holds the
 // current job and its phase, the bounded counters, the partial download, the outbox of
 // reports not yet acknowledged, the running image, and approvals.
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
-import type { ErrorCode } from "../base/errors.ts";
-import { log } from "../base/log.ts";
+import { errorCodes, type ErrorCode } from "../base/errors.ts";
 import type { ProcessId } from "../base/proc.ts";
+import { printable, shown } from "../base/printable.ts";
+import { array, boolean, count, number, object, oneOf, optional, record, string, ShapeError, type Check } from "../base/shape.ts";
+import { loadOwned, loadShared } from "../base/statefile.ts";
+import type { SignatureSpec } from "../transfer/verify.ts";
 import type { DownloadResult, ResumePoint } from "../transfer/request.ts";
-import type { JobStatus, Offer, Report } from "../sources/source.ts";
+import { ARCHIVES, JOB_STATUSES, type JobStatus, type Offer, type Report } from "../sources/source.ts";
 import type { RunningImage } from "../policy/policy.ts";
-import type { State } from "./pipeline.ts";
+import { STATES, type State } from "./pipeline.ts";
 
 export const SCHEMA_VERSION = 1;
 
@@ -96,24 +99,17 @@ export class Journal {
     this.data = data;
   }
 
-  /** Open the journal in `dir`: missing → fresh start; corrupt or unknown schema → moved aside, fresh start. */
+  /** Open the journal in `dir` (its owner, under otter.lock): missing → fresh start; not JSON, of
+   *  another schema or of the wrong shape → moved aside with one log string, fresh start. */
   static open(dir: string): Journal {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    const path = join(dir, "journal.json");
-    if (!existsSync(path)) return new Journal(dir, empty());
-    const problem = readProblem(path);
-    if (typeof problem !== "string") return new Journal(dir, problem);
-    const aside = `${path}.corrupt-${Date.now()}`;
-    renameSync(path, aside);
-    log.error(`journal unreadable (${problem}); moved to ${aside} and starting fresh`);
-    return new Journal(dir, empty());
+    return new Journal(dir, loadOwned("journal", join(dir, "journal.json"), journalData, empty()));
   }
 
-  /** Read the journal without changing anything (otter plan): a missing or unreadable one reads as empty. */
+  /** Read the journal without changing anything (otter plan, otter status): a missing or
+   *  unusable one reads as empty (an unusable one with a warning). */
   static peek(dir: string): JournalData {
-    const path = join(dir, "journal.json");
-    const data = existsSync(path) ? readProblem(path) : empty();
-    return typeof data === "string" ? empty() : data;
+    return loadShared("journal", join(dir, "journal.json"), journalData, empty());
   }
 
   /** Write the journal durably; call before acting on what it now says. */
@@ -125,7 +121,8 @@ export class Journal {
   enqueue(report: Omit<Report, "seq" | "at" | "jobId">): Report {
     const job = this.data.job;
     if (!job) throw new Error("journal: report without a job");
-    const full: Report = { ...report, jobId: job.offer.id, seq: ++job.seq, at: new Date().toISOString() };
+    // Reports leave the device: no URL credentials, nothing a dashboard would render wrong.
+    const full: Report = { ...report, message: printable(report.message), jobId: job.offer.id, seq: ++job.seq, at: new Date().toISOString() };
     // A newer progress report replaces an undelivered older one: no backlog on a slow link.
     const last = this.data.outbox.at(-1);
     if (last && last.jobId === full.jobId && last.status === "IN_PROGRESS" && last.state === full.state && full.state.endsWith("_progress")) {
@@ -137,17 +134,38 @@ export class Journal {
   }
 }
 
-// The parsed journal, or why it cannot be used.
-function readProblem(path: string): JournalData | string {
-  let data: unknown;
-  try {
-    data = JSON.parse(readFileSync(path, "utf8"));
-  } catch (err) {
-    return `not JSON: ${(err as Error).message}`;
-  }
-  const d = data as Partial<JournalData> | null;
-  if (!d || typeof d !== "object") return "not an object";
-  if (d.schema !== SCHEMA_VERSION) return `schema ${JSON.stringify(d.schema)}, this otter reads ${SCHEMA_VERSION}`;
-  if (!Array.isArray(d.outbox) || typeof d.running !== "object") return "missing outbox or running";
-  return d as JournalData;
-}
+// The journal's shape, field by field: what a start would otherwise trip over later (a string
+// job, an unknown state, `running: null`, a job without a url). The part file's path is only
+// checked to be a string here; whether it lies inside download_location is for the code that
+// opens it (states.ts, with the config at hand).
+const processId: Check<ProcessId> = object({ pid: count, startTicks: string, bootId: string });
+const signature: Check<SignatureSpec> = object({ value: string, algorithm: optional(string), certificate: optional(string) });
+const offer: Check<Offer> = object({
+  id: string, source: string, channel: optional(string), version: string, url: string,
+  size: optional(count), sha256: optional(string), signature: optional(signature), boards: optional(array(string)),
+  meta: string, force: boolean, archive: optional(oneOf(ARCHIVES)), inProgressState: optional(string),
+});
+const report: Check<Report> = object({
+  jobId: string, seq: count, status: oneOf(JOB_STATUSES), state: string, message: string, code: optional(string), details: optional(record(string)), at: string,
+});
+const resumePoint: Check<ResumePoint> = object({
+  bytes: count, etag: optional(string), lastModified: optional(string), fetched: count, attempts: count, boot: optional(string),
+});
+const downloadResult: Check<DownloadResult> = object({ path: string, size: count, sha256: string, fetched: count });
+const outcome: Check<Outcome> = object({ status: oneOf<Outcome["status"]>(["SUCCEEDED", "FAILED", "REJECTED"]), state: string, message: string, code: optional(oneOf(errorCodes().map((c) => c.code))) });
+const state = oneOf(STATES);
+const jobRecord: Check<JobRecord> = object({
+  offer, state, startedAt: string, starts: record(count, state), hooks: record(object({ firstCall: number, retries: count })),
+  download: optional(object({ partPath: string, resume: optional(resumePoint), result: optional(downloadResult) })),
+  artifact: optional(string), previousVersion: optional(string), outcome: optional(outcome), failedIn: optional(state), confirmedVersion: optional(string),
+  pausedIn: optional(state), restartReturned: optional(boolean), restartWaits: optional(count), seq: count, hookProcess: optional(processId),
+});
+const runningImage: Check<RunningImage> = object({
+  version: optional(string), channel: optional(string), installedAt: optional(number), seenAt: optional(number), readyFailed: optional(boolean), workloadDied: optional(boolean),
+  reflashes: optional(count), workloadRunning: optional(boolean), workloadProcess: optional(processId),
+});
+const schema: Check<typeof SCHEMA_VERSION> = (v) => {
+  if (v !== SCHEMA_VERSION) throw new ShapeError(`schema ${shown(v)}, this otter reads ${SCHEMA_VERSION}`);
+  return SCHEMA_VERSION;
+};
+const journalData: Check<JournalData> = object({ schema, job: optional(jobRecord), outbox: array(report), running: runningImage });

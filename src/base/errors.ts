@@ -1,6 +1,7 @@
 // Every failure otter knows, one class each, with a stable `code` callers match on
 // (never the message), a `transient` flag (retry later vs give up) and a `cause`.
 // One table maps each code to the process exit code and to the job status it reports.
+import { printable } from "./printable.ts";
 
 export type ExitCode = 0 | 1 | 2 | 3 | 4;
 
@@ -54,6 +55,7 @@ const KINDS = {
   DOWNLOAD_NO_SPACE: { transient: true, exit: EXIT.retryLater, state: "download_failed", doc: "the download folder is full (retried later)" },
   DOWNLOAD_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed, state: "download_failed", doc: "max_attempts connection attempts without progress" },
   DIGEST_MISMATCH: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the file's sha256 (or size) is not the offer's" },
+  DIGEST_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "require_sha256 and the offer names no sha256" },
   SIGNATURE_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the detached signature does not verify" },
   SIGNATURE_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "require_signature and the offer has no signature" },
   CERT_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the signer's certificate does not chain to [verify] ca" },
@@ -113,6 +115,7 @@ export class DownloadBudget extends kind("DOWNLOAD_BUDGET") {}
 export class DownloadNoSpace extends kind("DOWNLOAD_NO_SPACE") {}
 export class DownloadRetriesExhausted extends kind("DOWNLOAD_RETRIES_EXHAUSTED") {}
 export class DigestMismatch extends kind("DIGEST_MISMATCH") {}
+export class DigestMissing extends kind("DIGEST_MISSING") {}
 export class SignatureInvalid extends kind("SIGNATURE_INVALID") {}
 export class SignatureMissing extends kind("SIGNATURE_MISSING") {}
 export class CertInvalid extends kind("CERT_INVALID") {}
@@ -158,8 +161,7 @@ export function isTransient(err: unknown): boolean {
   return err instanceof OtterError && err.transient;
 }
 
-/** A one-line description of any thrown value. */
+/** A one-line description of any thrown value, fit to print and report (URL credentials masked). */
 export function describe(err: unknown): string {
-  if (err instanceof Error) return err.message.split("\n")[0] ?? String(err);
-  return String(err);
+  return printable(err instanceof Error ? (err.message.split("\n")[0] ?? String(err)) : String(err));
 }

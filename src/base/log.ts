@@ -1,5 +1,8 @@
 // Logs a human can read by default ("2026-11-24T02:13:34Z INFO  message key=value"),
 // JSON lines when asked. Everything goes to stderr so stdout stays for command output.
+// Every line, and what listeners get, passes printable(): URL credentials masked, control
+// and bidi characters escaped, so a log line is one line and shows what it is.
+import { printable } from "./printable.ts";
 
 export const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -43,19 +46,21 @@ export function onLog(listener: Listener): void {
   listeners.push(listener);
 }
 
-function emit(level: Level, msg: string, fields: Fields = {}): void {
+function emit(level: Level, raw: string, rawFields: Fields = {}): void {
+  const msg = printable(raw);
+  const fields = Object.fromEntries(Object.entries(rawFields).map(([k, v]) => [k, typeof v === "string" ? printable(v) : v]));
   for (const listener of listeners) listener(level, msg, fields);
   if (!enabled(level)) return;
   const ts = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   if (settings.json) {
-    settings.write(JSON.stringify({ ts, level, msg, ...fields }));
+    settings.write(printable(JSON.stringify({ ts, level, msg, ...fields })));
     return;
   }
   const extra = Object.entries(fields)
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => ` ${k}=${humanValue(v)}`)
     .join("");
-  settings.write(`${ts} ${level.padEnd(7)} ${msg}${extra}`);
+  settings.write(printable(`${ts} ${level.padEnd(7)} ${msg}${extra}`));
 }
 
 export const log = {

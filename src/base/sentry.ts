@@ -8,6 +8,7 @@
 // Sentry failing (a bad DSN, a runtime it cannot load in) costs one warning line, never a run.
 import { describe } from "./errors.ts";
 import { LEVELS, log, onLog, type Fields, type Level } from "./log.ts";
+import { printable } from "./printable.ts";
 
 type SentryModule = typeof import("@sentry/node");
 
@@ -52,6 +53,12 @@ export async function startSentry(opts: SentryOptions): Promise<boolean> {
       release: opts.release,
       serverName: opts.serverName,
       skipOpenTelemetrySetup: true,
+      // What leaves the device is printable() like every log line: no URL credentials.
+      beforeSend(event) {
+        if (event.message) event.message = printable(event.message);
+        for (const e of event.exception?.values ?? []) if (e.value) e.value = printable(e.value);
+        return event;
+      },
       integrations: [mod.inboundFiltersIntegration(), mod.functionToStringIntegration(), mod.linkedErrorsIntegration(), mod.dedupeIntegration(), mod.nodeContextIntegration()],
     });
     sentry = mod;

@@ -3,6 +3,7 @@
 import { existsSync } from "node:fs";
 import { EXIT, UsageError, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
 import { configureLog, log } from "../base/log.ts";
+import { printable } from "../base/printable.ts";
 import { captureError, startSentry, stopSentry } from "../base/sentry.ts";
 import { loadConfig, renderConfig, type Config } from "../config/config.ts";
 import { HELP, parseCli, type Cli } from "./args.ts";
@@ -33,7 +34,9 @@ async function readConfigForWork(cli: Cli): Promise<Config> {
   return config;
 }
 
-const printLine = (line: string) => process.stdout.write(`otter: ${line}\n`);
+// Everything on stdout goes through here: URL credentials masked, control and bidi characters escaped.
+const print = (text: string) => process.stdout.write(text.split("\n").map(printable).join("\n"));
+const printLine = (line: string) => print(`otter: ${line}\n`);
 
 async function run(cli: Cli): Promise<ExitCode> {
   switch (cli.command) {
@@ -44,12 +47,12 @@ async function run(cli: Cli): Promise<ExitCode> {
       process.stdout.write(HELP);
       return EXIT.ok;
     case "check-config":
-      process.stdout.write(renderConfig(readConfig(cli)));
+      print(renderConfig(readConfig(cli)));
       return EXIT.ok;
     case "status": {
       const { statusOf, formatStatus } = await import("./status.ts");
       const status = statusOf(readConfig(cli));
-      process.stdout.write(cli.json ? JSON.stringify(status) + "\n" : formatStatus(status));
+      print(cli.json ? JSON.stringify(status) + "\n" : formatStatus(status));
       return EXIT.ok;
     }
     case "run": {
@@ -59,7 +62,7 @@ async function run(cli: Cli): Promise<ExitCode> {
     }
     case "plan": {
       const { plan } = await import("./plan.ts");
-      process.stdout.write(await plan(readConfig(cli), cli.json));
+      print(await plan(readConfig(cli), cli.json));
       return EXIT.ok;
     }
     case "approve":

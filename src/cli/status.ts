@@ -10,7 +10,7 @@ import { Journal } from "../agent/journal.ts";
 
 export function statusOf(config: Config) {
   const dir = config.service.state_dir;
-  const journal = Journal.open(dir).data;
+  const journal = Journal.peek(dir);
   const job = journal.job;
   return {
     lock: lockOwner(dir) ?? null,

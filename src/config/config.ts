@@ -230,6 +230,20 @@ export function sourceKind(config: Config): "aws" | "manifest" {
   return Object.keys(config.channels).length ? "manifest" : "aws";
 }
 
+/**
+ * Whether updates must carry a valid signature, and why: a configured trust anchor
+ * ([verify] public_key or ca) requires one unless require_signature = false is written.
+ */
+export function signaturePolicy(v: Config["verify"]): { required: boolean; why: string } {
+  const anchor = v.public_key ? "[verify] public_key" : v.ca ? "[verify] ca" : undefined;
+  if (v.require_signature === true) return { required: true, why: "signatures required: require_signature = true" };
+  if (v.require_signature === false) {
+    return { required: false, why: `signatures not required: require_signature = false${anchor ? `, so an unsigned update installs although ${anchor} is set` : ""}` };
+  }
+  if (anchor) return { required: true, why: `signatures required: ${anchor} is set (write require_signature = false to allow unsigned updates)` };
+  return { required: false, why: "signatures not required: neither [verify] public_key nor ca is set" };
+}
+
 /** The effective config as INI text, secrets masked (for `otter check-config`). */
 export function renderConfig(config: Config): string {
   const lines: string[] = [`# ${config.file}`];
@@ -241,6 +255,11 @@ export function renderConfig(config: Config): string {
       lines.push("", `[${section}]`);
     }
     const v = cfg[row.section]![row.key];
+    if (row.section === "verify" && row.key === "require_signature") {
+      const p = signaturePolicy(config.verify);
+      lines.push(`# ${p.why}`, `require_signature = ${p.required}`);
+      continue;
+    }
     if (v === undefined) {
       lines.push(`# ${row.key} =   (unset: ${row.doc})`);
       continue;

@@ -81,7 +81,8 @@ export const SCHEMA = [
   { section: "download", key: "keyfile", kind: "file", secret: true, doc: "client key for certfile" },
   { section: "download", key: "headers", kind: "lines", secret: true, doc: "extra request headers for files, manifests and report_url, one \"Name: value\" per line" },
   // [verify]
-  { section: "verify", key: "require_signature", kind: "bool", def: "false", doc: "refuse files without a valid detached signature" },
+  { section: "verify", key: "require_signature", kind: "bool", doc: "refuse files without a valid detached signature; unset: required when public_key or ca is set" },
+  { section: "verify", key: "require_sha256", kind: "bool", def: "false", doc: "refuse updates that name no sha256 (AWS jobs may leave it out, as Upparat's do)" },
   { section: "verify", key: "public_key", kind: "file", doc: "PEM public key that signs updates" },
   { section: "verify", key: "ca", kind: "file", doc: "PEM CA that a signer certificate carried in the job must chain to" },
   { section: "verify", key: "max_unpacked_size", kind: "bytes", def: "16G", min: 1, doc: "archives: total unpacked size cap" },

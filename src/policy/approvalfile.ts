@@ -4,11 +4,12 @@
 // taken with src/base/lock.ts's takeLock), so an approve from the CLI and the daemon noting a
 // pending id never lose each other's write. Reads take no lock: the file
 // is replaced atomically, a reader sees the old or the new content.
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
 import { takeLock } from "../base/lock.ts";
 import { startTicks } from "../base/proc.ts";
+import { array, number, object, record, string, type Check } from "../base/shape.ts";
+import { loadOwned, loadShared } from "../base/statefile.ts";
 import { sleep } from "../base/sleep.ts";
 import { EMPTY_APPROVALS } from "./approvals.ts";
 import type { ApprovalState } from "./policy.ts";
@@ -18,14 +19,14 @@ const LOCK_FILE = "approvals.lock";
 // Waits for the lock this long before giving up: a write under it takes milliseconds.
 const LOCK_WAIT_MS = 10_000;
 
-/** The approval state as last written; empty when there is no (readable) file. */
+const approvals: Check<ApprovalState> = object({
+  approved: array(string), denied: array(string), pendingSince: record(number),
+});
+
+/** The approval state as last written; empty when there is no file, or one not JSON or of the
+ *  wrong shape (with a warning; the next change, under the lock, moves it aside). */
 export function readApprovals(dir: string): ApprovalState {
-  try {
-    const s = JSON.parse(readFileSync(join(dir, APPROVALS_FILE), "utf8"));
-    return { approved: s.approved ?? [], denied: s.denied ?? [], pendingSince: s.pendingSince ?? {} };
-  } catch {
-    return EMPTY_APPROVALS;
-  }
+  return loadShared("approvals", join(dir, APPROVALS_FILE), approvals, EMPTY_APPROVALS);
 }
 
 // Take approvals.lock, waiting while a live process holds it; returns the release function.
@@ -45,7 +46,7 @@ async function lock(dir: string): Promise<() => void> {
 export async function updateApprovals(dir: string, change: (s: ApprovalState) => ApprovalState): Promise<ApprovalState> {
   const release = await lock(dir);
   try {
-    const before = readApprovals(dir);
+    const before = loadOwned("approvals", join(dir, APPROVALS_FILE), approvals, EMPTY_APPROVALS);
     const after = change(before);
     if (after !== before) writeFileAtomic(join(dir, APPROVALS_FILE), JSON.stringify(after, null, 1));
     return after;

@@ -3,6 +3,9 @@
 //
 // - Subscriptions, fixed and made again on every connect (so nothing per job to remove):
 //   notify, notify-next, get/+, +/get/+ and +/update/+ under $aws/things/{thing}/jobs/.
+// - Job ids: only AWS's own form (jobsapi.ts isJobId) ever names a topic; a listed id of
+//   another form ("+", "#", "/" would get otter disconnected or its answer lost) is logged
+//   once and skipped, and the other jobs go on.
 // - check(): `get`; jobs whose id lacks [broker] job_prefix are not ours and ignored. More
 //   than one IN_PROGRESS → each FAILED `error_multiple_in_progress` (like Upparat); then the
 //   single IN_PROGRESS one, else the oldest QUEUED, is described (`{jobId}/get`) and its
@@ -15,12 +18,13 @@
 //   a transient error (the pipeline retries with backoff). Anything else: SourceRejected.
 // - Cancellation: a job offered and not yet finished that vanishes from notify (or that
 //   notify-next shows is no longer first/pending) → events.cancelled(jobId).
-import { Cancelled, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
+import { Cancelled, ConfigError, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
+import { shown } from "../base/printable.ts";
 import { sleep } from "../base/sleep.ts";
 import type { Config } from "../config/config.ts";
 import { offerFromJob } from "./jobdoc.ts";
-import { TERMINAL, jobsTopic, type Execution, type ExecutionState, type ExecutionSummary } from "./jobsapi.ts";
+import { TERMINAL, isJobId, jobsTopic, type Execution, type ExecutionState, type ExecutionSummary } from "./jobsapi.ts";
 import { MqttLink, type Answer } from "./mqttlink.ts";
 import type { Delivery, Offer, Report, Source, SourceEvents } from "./source.ts";
 import { sanitize } from "./statusdetails.ts";
@@ -34,16 +38,16 @@ export interface AwsJobsOptions {
   minProgressIntervalMs?: number;
 }
 
+function summaries(v: unknown): ExecutionSummary[] {
+  return Array.isArray(v) ? v.filter((s) => typeof s?.jobId === "string") : [];
+}
+
 const DEFAULTS: Omit<Required<AwsJobsOptions>, "answerTimeoutMs"> = { reconnectBaseMs: 1_000, reconnectCapMs: 120_000, minProgressIntervalMs: 1_000 };
 /** A ListNotification carries at most 15 executions: a longer list may leave ours out. */
 const NOTIFY_LIMIT = 15;
 
 export function createAwsJobsSource(config: Config, opts: AwsJobsOptions = {}): Source {
   return new AwsJobsSource(config, { ...DEFAULTS, answerTimeoutMs: config.broker.answer_timeout * 1000, ...opts });
-}
-
-function summaries(v: unknown): ExecutionSummary[] {
-  return Array.isArray(v) ? v.filter((s) => typeof s?.jobId === "string") : [];
 }
 
 class AwsJobsSource implements Source {
@@ -57,10 +61,33 @@ class AwsJobsSource implements Source {
   private readonly versions = new Map<string, number>();
   /** per job: when the last IN_PROGRESS update was answered, and its state */
   private readonly lastProgress = new Map<string, { at: number; state: string }>();
+  /** ids listed upstream that are no AWS job id, each logged once */
+  private readonly badIds = new Set<string>();
 
   constructor(private readonly config: Config, private readonly o: Required<AwsJobsOptions>) {
     this.thing = config.broker.thing_name;
     this.prefix = config.broker.job_prefix;
+    // The thing name is a topic level too.
+    if (!this.thing || /[+#/\0]/.test(this.thing)) {
+      throw new ConfigError(`[broker] thing_name: expected a name without "+", "#" or "/" (it becomes an MQTT topic level), got ${shown(this.thing)}; e.g. thing_name = dev-42`);
+    }
+  }
+
+  /** A job for us: its id has [broker] job_prefix and can name a topic (another is logged once and skipped). */
+  private ours(jobId: string): boolean {
+    if (!jobId.startsWith(this.prefix)) return false;
+    if (isJobId(jobId)) return true;
+    if (!this.badIds.has(jobId)) {
+      this.badIds.add(jobId);
+      log.warn(`job ${shown(jobId)} skipped: not an AWS job id (1-64 of [a-zA-Z0-9_-]), so it cannot name an MQTT topic; other jobs go on`);
+    }
+    return false;
+  }
+
+  /** A topic of one job; throws (not transient) for an id that is not an AWS job id, e.g. one from an edited journal. */
+  private jobTopic(jobId: string, op: "get" | "update"): string {
+    if (!isJobId(jobId)) throw new SourceRejected(`job ${shown(jobId)}: not an AWS job id (1-64 of [a-zA-Z0-9_-]); nothing is sent for it`);
+    return jobsTopic(this.thing, jobId, op);
   }
 
   async start(events: SourceEvents): Promise<void> {
@@ -90,8 +117,8 @@ class AwsJobsSource implements Source {
   async check(opts: { dryRun?: boolean } = {}): Promise<Offer[]> {
     const a = await this.request(jobsTopic(this.thing, "get"), {});
     if (!a.accepted) throw this.failure(a, "asking for pending jobs");
-    let inProgress = summaries(a.body.inProgressJobs).filter((s) => s.jobId.startsWith(this.prefix));
-    const queued = summaries(a.body.queuedJobs).filter((s) => s.jobId.startsWith(this.prefix));
+    let inProgress = summaries(a.body.inProgressJobs).filter((s) => this.ours(s.jobId));
+    const queued = summaries(a.body.queuedJobs).filter((s) => this.ours(s.jobId));
     queued.sort((x, y) => (x.queuedAt ?? 0) - (y.queuedAt ?? 0));
     if (inProgress.length > 1) {
       if (opts.dryRun) log.warn(`would fail ${inProgress.length} jobs IN_PROGRESS at once (error_multiple_in_progress)`);
@@ -137,7 +164,7 @@ class AwsJobsSource implements Source {
 
   private async update(r: Report, body: Record<string, unknown>, mayRetry: boolean): Promise<Delivery> {
     const version = this.versions.get(r.jobId);
-    const a = await this.request(jobsTopic(this.thing, r.jobId, "update"), { ...body, ...(version ? { expectedVersion: version } : {}) });
+    const a = await this.request(this.jobTopic(r.jobId, "update"), { ...body, ...(version ? { expectedVersion: version } : {}) });
     const state = a.body.executionState as ExecutionState | undefined;
     if (a.accepted) {
       if (state?.versionNumber) this.versions.set(r.jobId, state.versionNumber);
@@ -181,7 +208,7 @@ class AwsJobsSource implements Source {
 
   /** Describe one execution; undefined when it is gone or already ended. */
   private async execution(jobId: string): Promise<Execution | undefined> {
-    const a = await this.request(jobsTopic(this.thing, jobId, "get"), { includeJobDocument: true });
+    const a = await this.request(this.jobTopic(jobId, "get"), { includeJobDocument: true });
     if (!a.accepted) {
       if (a.body.code === "ResourceNotFound" || a.body.code === "TerminalStateReached") return undefined;
       throw this.failure(a, `describing job ${jobId}`);
@@ -199,10 +226,13 @@ class AwsJobsSource implements Source {
     let offer: Offer;
     try {
       offer = offerFromJob(jobId, exec.jobDocument, this.prefix);
+      if (!offer.sha256 && this.config.verify.require_sha256) {
+        throw new JobInvalid(`job ${jobId}: document field "sha256": expected 64 hex digits, got nothing; [verify] require_sha256 is set, so a job must name its file's digest`);
+      }
     } catch (err) {
       if (!(err instanceof JobInvalid)) throw err;
       log.warn(dryRun ? "job would be rejected" : "job rejected", { job: jobId, reason: err.message });
-      if (!dryRun) await this.report({ jobId, seq: 0, status: "REJECTED", state: "job_invalid", message: err.message, code: err.code, at: new Date().toISOString() });
+      if (!dryRun) await this.report({ jobId, seq: 0, status: "REJECTED", state: "job_invalid", message: describe(err), code: err.code, at: new Date().toISOString() });
       return undefined;
     }
     if (exec.status === "IN_PROGRESS") offer.inProgressState = exec.statusDetails?.state ?? "";
@@ -252,7 +282,7 @@ class AwsJobsSource implements Source {
     const jobs = (body.jobs ?? {}) as Record<string, unknown>;
     const listed = [...summaries(jobs.IN_PROGRESS), ...summaries(jobs.QUEUED)].map((s) => s.jobId);
     if (listed.length < NOTIFY_LIMIT) for (const id of [...this.active.keys()]) if (!listed.includes(id)) this.cancelled(id);
-    if (listed.some((id) => id.startsWith(this.prefix) && !this.active.has(id))) this.events?.wake();
+    if (listed.some((id) => this.ours(id) && !this.active.has(id))) this.events?.wake();
   }
 
   private onNext(body: Record<string, unknown>): void {
@@ -261,6 +291,6 @@ class AwsJobsSource implements Source {
     for (const [id, status] of [...this.active]) {
       if (id !== next?.jobId && (!next || (next.status === "QUEUED" && status === "IN_PROGRESS"))) this.cancelled(id);
     }
-    if (next?.jobId.startsWith(this.prefix) && !this.active.has(next.jobId)) this.events?.wake();
+    if (typeof next?.jobId === "string" && this.ours(next.jobId) && !this.active.has(next.jobId)) this.events?.wake();
   }
 }

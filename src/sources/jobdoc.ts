@@ -3,6 +3,7 @@
 // plus otter's optional extras (sha256, size, signature, boards, archive), validated field by
 // field by offerFields like a manifest. A bad field is one line naming the job and the field.
 import { JobInvalid } from "../base/errors.ts";
+import { shown } from "../base/printable.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
 import type { Offer } from "./source.ts";
 
@@ -11,10 +12,6 @@ const PLACEHOLDER = /\$\{aws:iot:s3-presigned-url:/;
 const EXAMPLE = `{"action": "${ACTION}", "version": "1.2.3", "file": "https://…"}`;
 
 type Doc = Record<string, unknown>;
-
-function shown(v: unknown): string {
-  return v === undefined ? "nothing" : (JSON.stringify(v) ?? String(v)).slice(0, 80);
-}
 
 /** The document as an object: AWS sends it as JSON, some tools as a JSON string. */
 function parse(jobId: string, document: unknown): Doc {

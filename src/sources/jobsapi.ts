@@ -66,6 +66,15 @@ export interface Rejection {
   executionState?: ExecutionState;
 }
 
+/**
+ * AWS's own job id: 1-64 characters of [a-zA-Z0-9_-] (API reference, JobExecutionSummary.jobId).
+ * A job id becomes a topic level, so nothing else may get there: "+" and "#" are MQTT
+ * wildcards (a broker drops a client that publishes them), "/" adds levels.
+ */
+export function isJobId(id: unknown): id is string {
+  return typeof id === "string" && /^[a-zA-Z0-9_-]{1,64}$/.test(id);
+}
+
 /** The topic prefix of one thing. */
 export function jobsTopic(thing: string, ...rest: string[]): string {
   return [`$aws/things/${thing}/jobs`, ...rest].join("/");

@@ -1,23 +1,27 @@
 // Field-by-field validation of what a manifest or a job document says about an update.
 // Never trust either: each bad field is one line naming it, what came and what is expected.
-import type { SignatureSpec } from "../transfer/verify.ts";
-import type { Offer } from "./source.ts";
+// A value that would pass here and break later is refused here: text that makes a terminal
+// or log lie (control, bidi, zero-width characters), a NUL a hook's argv cannot carry, a
+// signature field of the wrong JSON type.
+import { shown, UNSAFE } from "../base/printable.ts";
+import { algorithmNamed, type SignatureSpec } from "../transfer/verify.ts";
+import { ARCHIVES, type Offer } from "./source.ts";
 
 /** Thrown with a one-line message; the caller wraps it in ManifestInvalid or JobInvalid. */
 export class FieldError extends Error {}
 
 type Doc = Record<string, unknown>;
 
+// `field` may name a part ("signature.algorithm"); the example is of the whole field.
 function bad(field: string, expected: string, got: unknown, example: string): never {
-  const shown = got === undefined ? "nothing" : JSON.stringify(got)?.slice(0, 80);
-  throw new FieldError(`"${field}": expected ${expected}, got ${shown}; e.g. "${field}": ${example}`);
+  throw new FieldError(`"${field}": expected ${expected}, got ${shown(got)}; e.g. "${field.split(".")[0]}": ${example}`);
 }
 
-const PRINTABLE = /^[^\x00-\x1f\x7f]+$/;
+const printable = (v: unknown): v is string => typeof v === "string" && v.trim() !== "" && !UNSAFE.test(v);
 
 function text(doc: Doc, field: string, example: string, max = 128): string {
   const v = doc[field];
-  if (typeof v !== "string" || !v.trim() || v.length > max || !PRINTABLE.test(v)) bad(field, `a non-empty string of at most ${max} printable characters`, v, example);
+  if (!printable(v) || v.length > max) bad(field, `a non-empty string of at most ${max} printable characters (no control or bidi characters)`, v, example);
   return v.trim();
 }
 
@@ -49,27 +53,41 @@ export function offerFields(doc: Doc, base?: string): Omit<Offer, "id" | "source
   const signature = optional(doc, "signature", () => signatureOf(doc.signature));
   const boards = optional(doc, "boards", () => {
     const v = doc.boards;
-    if (!Array.isArray(v) || !v.length || !v.every((b) => typeof b === "string" && b && PRINTABLE.test(b))) bad("boards", "a non-empty list of board names", v, '["rpi4", "turris-omnia"]');
+    if (!Array.isArray(v) || !v.length || !v.every(printable)) bad("boards", "a non-empty list of board names", v, '["rpi4", "turris-omnia"]');
     return v as string[];
   });
   const meta = optional(doc, "meta", () => (typeof doc.meta === "string" ? doc.meta : JSON.stringify(doc.meta))) ?? "";
   if (meta.length > 65536) bad("meta", "at most 64 KiB", `${meta.length} characters`, '"{\\"slot\\": \\"b\\"}"');
+  // Every hook gets meta as an argument, and an argument ends at NUL: refused now, not after the download.
+  if (meta.includes("\0")) bad("meta", "text without NUL characters (hooks get it as an argument)", doc.meta, '"{\\"slot\\": \\"b\\"}"');
   const force = optional(doc, "force", () => {
     if (typeof doc.force !== "boolean") bad("force", "true or false", doc.force, "false");
     return doc.force as boolean;
   }) ?? false;
   const archive = optional(doc, "archive", () => {
-    if (!["gz", "tar.gz", "zip"].includes(doc.archive as string)) bad("archive", 'one of "gz", "tar.gz", "zip"', doc.archive, '"tar.gz"');
+    if (!(ARCHIVES as readonly unknown[]).includes(doc.archive)) bad("archive", `one of ${ARCHIVES.map((a) => `"${a}"`).join(", ")}`, doc.archive, '"tar.gz"');
     return doc.archive as Offer["archive"];
   });
   return { version, url, size, sha256, signature, boards, meta, force, archive };
 }
 
+const SIGNATURE_EG = '{"value": "MEUCIQ...", "algorithm": "ecdsa", "certificate": "-----BEGIN CERTIFICATE-----\\n..."}';
+const BASE64 = /^[A-Za-z0-9+/=\s]+$/;
+
 function signatureOf(v: unknown): SignatureSpec {
-  if (typeof v === "string" && /^[A-Za-z0-9+/=\s]+$/.test(v)) return { value: v.replace(/\s/g, "") };
-  if (v && typeof v === "object" && typeof (v as Doc).value === "string") {
-    const s = v as Doc;
-    return { value: String(s.value).replace(/\s/g, ""), algorithm: s.algorithm as string | undefined, certificate: s.certificate as string | undefined };
-  }
-  return bad("signature", 'base64 text or {"value": base64, "algorithm"?, "certificate"?}', v, '"MEUCIQ..."');
+  if (typeof v === "string" && BASE64.test(v)) return { value: v.replace(/\s/g, "") };
+  if (!v || typeof v !== "object" || Array.isArray(v)) bad("signature", 'base64 text or {"value": base64, "algorithm"?, "certificate"?}', v, '"MEUCIQ..."');
+  const s = v as Doc;
+  if (typeof s.value !== "string" || !BASE64.test(s.value)) bad("signature.value", "base64 text", s.value, SIGNATURE_EG);
+  const algorithm = optional(s, "algorithm", () => {
+    if (typeof s.algorithm !== "string" || !algorithmNamed(s.algorithm)) {
+      bad("signature.algorithm", "one of rsa-pkcs1, rsa-pss, ecdsa, ed25519 (or AWS's sig-sha256-ecdsa, sig-sha256-rsa)", s.algorithm, SIGNATURE_EG);
+    }
+    return s.algorithm as string;
+  });
+  const certificate = optional(s, "certificate", () => {
+    if (typeof s.certificate !== "string" || !s.certificate.includes("-----BEGIN CERTIFICATE-----")) bad("signature.certificate", "the signer's PEM certificate as text", s.certificate, SIGNATURE_EG);
+    return s.certificate as string;
+  });
+  return { value: s.value.replace(/\s/g, ""), algorithm, certificate };
 }

@@ -2,6 +2,10 @@
 // the pipeline and takes from it. The pipeline knows nothing of MQTT or HTTP.
 import type { SignatureSpec } from "../transfer/verify.ts";
 
+/** The archive kinds an offer may name (unpacked before install). */
+export const ARCHIVES = ["gz", "tar.gz", "zip"] as const;
+export type Archive = (typeof ARCHIVES)[number];
+
 /** An update a source proposes. Validated by the source before it gets here. */
 export interface Offer {
   /** Unique id: the AWS job id, or "channel:version:sha256-prefix" for a manifest. */
@@ -21,12 +25,13 @@ export interface Offer {
   meta: string;
   force: boolean;
   /** unpack before install */
-  archive?: "gz" | "tar.gz" | "zip";
+  archive?: Archive;
   /** AWS: an execution already IN_PROGRESS, with the statusDetails.state it was left in */
   inProgressState?: string;
 }
 
-export type JobStatus = "IN_PROGRESS" | "SUCCEEDED" | "FAILED" | "REJECTED";
+export const JOB_STATUSES = ["IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
 
 /** One status change of a job, kept in the journal's outbox until the source acknowledges it. */
 export interface Report {

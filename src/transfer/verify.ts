@@ -17,8 +17,8 @@
 // The signature travels base64 in SignatureSpec.value.
 import { constants, createHash, createPublicKey, createVerify, verify as verifyRaw, X509Certificate, type KeyObject } from "node:crypto";
 import { createReadStream, readFileSync, rmSync, statSync } from "node:fs";
-import { CertInvalid, DigestMismatch, SignatureInvalid, SignatureMissing } from "../base/errors.ts";
-import type { Config } from "../config/config.ts";
+import { CertInvalid, DigestMismatch, DigestMissing, SignatureInvalid, SignatureMissing } from "../base/errors.ts";
+import { signaturePolicy, type Config } from "../config/config.ts";
 import type { DownloadResult } from "./request.ts";
 
 /** A detached signature over the file's sha256 digest. */
@@ -51,9 +51,11 @@ async function check(result: DownloadResult, expect: Expectation, cfg: Config["v
     throw new DigestMismatch(`file is ${size} bytes, expected ${expect.size ?? result.size}; file deleted`);
   }
   const want = expect.sha256?.toLowerCase();
+  if (!want && cfg.require_sha256) throw new DigestMissing("the update names no sha256 and [verify] require_sha256 is set; file deleted");
   if (want && result.sha256 !== want) throw new DigestMismatch(`sha256 is ${result.sha256}, expected ${want}; file deleted`);
   if (!expect.signature) {
-    if (cfg.require_signature) throw new SignatureMissing("the update is not signed and [verify] require_signature is set; file deleted");
+    const policy = signaturePolicy(cfg);
+    if (policy.required) throw new SignatureMissing(`the update is not signed; ${policy.why}; file deleted`);
     return;
   }
   const key = signerKey(expect.signature, cfg, now);
@@ -103,10 +105,15 @@ const ALIASES: Record<string, Algorithm> = {
   ed25519: "ed25519", eddsa: "ed25519",
 };
 
+/** The scheme a name stands for (otter's, AWS code signing's, common aliases), if any. */
+export function algorithmNamed(name: string): Algorithm | undefined {
+  return Object.hasOwn(ALIASES, name.toLowerCase()) ? ALIASES[name.toLowerCase()] : undefined;
+}
+
 /** The scheme for a key, checked against the one the job names (if any). */
 export function algorithmFor(key: KeyObject, named?: string): Algorithm {
   const type = key.asymmetricKeyType;
-  const asked = named ? ALIASES[named.toLowerCase()] : undefined;
+  const asked = named ? algorithmNamed(named) : undefined;
   if (named && !asked) throw new SignatureInvalid(`unknown signature algorithm "${named}"; expected rsa-pkcs1, rsa-pss, ecdsa or ed25519`);
   let algorithm: Algorithm;
   if (type === "rsa" || type === "rsa-pss") {
@@ -130,6 +137,9 @@ function signerKey(spec: SignatureSpec, cfg: Config["verify"], now: Date): KeyOb
   if (spec.certificate && cfg.ca) return checkChain(spec.certificate, readFileSync(cfg.ca, "utf8"), now).publicKey;
   if (cfg.public_key) return createPublicKey(readFileSync(cfg.public_key));
   if (spec.certificate) throw new CertInvalid("the update carries a signer certificate but [verify] ca is not set; file deleted");
+  if (cfg.ca) {
+    throw new CertInvalid(`the signature carries no "certificate", and [verify] ca can only check a signer certificate: send "signature": {"value", "certificate": PEM}, or set [verify] public_key; file deleted`);
+  }
   throw new SignatureInvalid("the update is signed but neither [verify] public_key nor [verify] ca is set; file deleted");
 }
 

@@ -47,7 +47,7 @@ const DEFAULTS: Record<string, unknown> = {
   "download.stall_timeout": 60, "download.low_speed_limit": 0, "download.low_speed_time": 60,
   "download.retry_base": 60, "download.retry_cap": 600, "download.max_attempts": 10,
   "download.budget_factor": 3, "download.bandwidth_limit": 0, "download.sync_interval": 16 * 2 ** 20,
-  "verify.require_signature": false, "verify.max_unpacked_size": 16 * G, "verify.max_ratio": 200,
+  "verify.require_sha256": false, "verify.max_unpacked_size": 16 * G, "verify.max_ratio": 200,
   "policy.priority": ["release", "weekly", "nightly"], "policy.test_period": 168 * 3600,
   "policy.min_soak": 30 * 3600, "policy.new_overrides_old": [], "policy.approvals": false,
   "policy.download_outside_window": true, "policy.max_reflashes": 3,

@@ -1,0 +1,42 @@
+// The one filter for everything otter prints (logs, errors, reports, check-config, status,
+// plan, --once lines): credentials in URLs are masked and characters that make text lie on a
+// terminal are escaped. A channel or report URL may carry `user:pass@` or `?token=`, and a
+// hostile document may carry bidi overrides or escape sequences; neither reaches a screen,
+// a log file or a report as it came.
+
+/** C0/C1 controls, DEL, format characters (bidi overrides, zero-width), lone surrogates,
+ *  line and paragraph separators: what makes text lie on a terminal or in a log. */
+export const UNSAFE = /[\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}]/u;
+const UNSAFE_ALL = new RegExp(UNSAFE.source, "gu");
+
+/** Every unsafe character written as \uXXXX (per UTF-16 unit, so JSON text stays valid JSON). */
+export function escapeUnsafe(text: string): string {
+  return text.replace(UNSAFE_ALL, (c) => [...Array(c.length).keys()].map((i) => `\\u${c.charCodeAt(i).toString(16).padStart(4, "0")}`).join(""));
+}
+
+// A URL in text: scheme://, userinfo up to the authority's last "@", the rest; punctuation
+// that ends a sentence or a "URL: message" is not part of it.
+const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*[^\s"'<>.,:;)\]]/gi;
+const PARTS = /^([^:]+:\/\/)(?:([^/?#]*)@)?([^?#]*)(?:\?([^#]*))?(#.*)?$/;
+
+/** Every URL in `text` with its userinfo and query values replaced by ***; parameter names are kept. */
+export function maskUrls(text: string): string {
+  return text.replace(URL_IN_TEXT, (url) => {
+    const [, scheme, userinfo, rest, query, fragment] = PARTS.exec(url) ?? [];
+    if (scheme === undefined) return url;
+    const q = query === undefined ? "" : `?${query.split("&").map((p) => (p === "" ? p : p.includes("=") ? `${p.slice(0, p.indexOf("="))}=***` : "***")).join("&")}`;
+    return `${scheme}${userinfo !== undefined ? "***@" : ""}${rest}${q}${fragment ?? ""}`;
+  });
+}
+
+/** Text fit to print: URL credentials masked, unsafe characters escaped. */
+export function printable(text: string): string {
+  return escapeUnsafe(maskUrls(text));
+}
+
+/** A value as JSON for a one-line message ("nothing" when absent): at most `max` characters, escaped. */
+export function shown(v: unknown, max = 80): string {
+  if (v === undefined) return "nothing";
+  const text = JSON.stringify(v) ?? String(v);
+  return escapeUnsafe(text.length > max ? `${text.slice(0, max)}…` : text);
+}
