@@ -29,6 +29,8 @@ export interface AgentOptions {
   summary?: (line: string) => void;
   /** a download progress bar (on a TTY) */
   progress?: ProgressBar;
+  /** --once --jitter: wait a random part of check_jitter before the check, as a daemon does */
+  jitter?: boolean;
 }
 
 /** A new job for an offer; an AWS execution left in reboot_start resumes at the version check (Upparat). */
@@ -141,6 +143,9 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   let code: ExitCode = EXIT.ok;
   // A job found in the journal at start is a resume (a crash, a reboot): the loop guard counts it.
   let resumed = journal.data.job !== undefined;
+  // After a fleet-wide power cut every device starts at once: the first check waits a random
+  // part of check_jitter too (--once only when asked: cron users often spread their own runs).
+  let jitterFirst = opts.once ? opts.jitter === true : true;
   try {
     while (!stop.aborted) {
       // A fresh wake signal before asking: a notification that arrives while the check or the
@@ -148,6 +153,12 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
       wake = new AbortController();
       let wait = config.service.check_interval * 1000 + Math.random() * config.service.check_jitter * 1000;
       await supervisor?.ensure();
+      if (jitterFirst && !journal.data.job) {
+        await sleep(Math.random() * config.service.check_jitter * 1000, stop);
+        if (stop.aborted) code = EXIT.retryLater;
+      }
+      jitterFirst = false;
+      if (stop.aborted) break;
       if (!journal.data.job) {
         try {
           const offers = await source.check();

@@ -10,8 +10,12 @@ export interface Cli {
   verbose: boolean;
   quiet: boolean;
   once: boolean;
+  /** --once: wait a random part of check_jitter before the check, as a daemon does */
+  jitter: boolean;
   jsonLogs: boolean;
   json: boolean;
+  /** check-config: a warning is an error too */
+  strict: boolean;
   thingName?: string;
   /** positional arguments after the command */
   args: string[];
@@ -32,8 +36,8 @@ const MAX_ARGS: Record<Command, number> = { run: 0, "check-config": 0, status: 0
 export const HELP = `otter — over-the-air update agent
 
 Usage:
-  otter [run] [-c FILE] [-v|-q] [--once] [--json-logs] [-t THING]
-  otter check-config [-c FILE]
+  otter [run] [-c FILE] [-v|-q] [--once [--jitter]] [--json-logs] [-t THING]
+  otter check-config [-c FILE] [--strict]
   otter status [-c FILE] [--json]
   otter install URL|PATH --version V [--sha256 HEX] [-c FILE]
   otter plan [-c FILE] [--json]
@@ -42,7 +46,8 @@ Usage:
 
 Commands:
   run            check for updates and apply them (default); a daemon unless --once
-  check-config   validate the config and print the effective values, secrets masked
+  check-config   validate the config and print the effective values, secrets masked; exit 2
+                 on what can never work (--strict: on a warning too)
   status         lock holder, current job and phase, reports waiting, last results
   install        run the update pipeline on a file given by hand (USB stick, laptop)
   plan           ask every source once and print what the policy decides, and why; changes nothing
@@ -55,8 +60,10 @@ Options:
   -v, --verbose       log DEBUG and up
   -q, --quiet         log ERROR only
   --once              check once, run what is due, exit with its code
+  --jitter            with --once: first wait a random part of check_jitter (a daemon always does)
   --json-logs         log JSON lines instead of text
   --json              machine-readable output (status, plan)
+  --strict            check-config: a warning (an unknown key ...) exits 2 too
 
 Exit codes: 0 ok or nothing to do, 1 update failed, 2 usage/config error or lock held,
 3 retry later (postponed, waiting for a window, soak or approval), 4 restart requested (run again after the reboot).
@@ -64,7 +71,7 @@ Exit codes: 0 ok or nothing to do, 1 update failed, 2 usage/config error or lock
 
 /** Parse argv (without node/bun and the script). Throws UsageError naming the bad word. */
 export function parseCli(argv: readonly string[]): Cli {
-  const cli: Cli = { command: "run", verbose: false, quiet: false, once: false, jsonLogs: false, json: false, args: [], options: {} };
+  const cli: Cli = { command: "run", verbose: false, quiet: false, once: false, jitter: false, jsonLogs: false, json: false, strict: false, args: [], options: {} };
   let commandSeen = false;
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
@@ -82,8 +89,10 @@ export function parseCli(argv: readonly string[]): Cli {
       case "-v": case "--verbose": cli.verbose = true; continue;
       case "-q": case "--quiet": cli.quiet = true; continue;
       case "--once": cli.once = true; continue;
+      case "--jitter": cli.jitter = true; continue;
       case "--json-logs": cli.jsonLogs = true; continue;
       case "--json": cli.json = true; continue;
+      case "--strict": cli.strict = true; continue;
       case "-V": case "--version": if (!commandSeen) cli.command = "version"; commandSeen = true; continue;
       case "-h": case "--help": cli.command = "help"; commandSeen = true; continue;
     }
@@ -98,6 +107,7 @@ export function parseCli(argv: readonly string[]): Cli {
     cli.args.push(word);
   }
   if (cli.verbose && cli.quiet) throw new UsageError("-v and -q contradict each other; pick one");
+  if (cli.jitter && !cli.once) throw new UsageError("--jitter goes with --once (a daemon always waits a random part of check_jitter before its first check)");
   if ((cli.command === "approve" || cli.command === "deny") && !/^[0-9a-f]{8}$/.test(cli.args[0] ?? "")) {
     throw new UsageError(`otter ${cli.command} needs an approval id (8 hex digits, e.g. 3fa2b4c1), got ${JSON.stringify(cli.args[0] ?? "")}; otter status lists pending ones`);
   }

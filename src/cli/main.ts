@@ -1,10 +1,11 @@
 // otter's entry point: parse the command line, set up logging, run the command, exit
 // with the documented code. Heavy modules are imported only by the commands that need them.
 import { existsSync } from "node:fs";
-import { EXIT, UsageError, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
+import { ConfigError, EXIT, UsageError, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
 import { configureLog, log } from "../base/log.ts";
 import { printable } from "../base/printable.ts";
 import { captureError, startSentry, stopSentry } from "../base/sentry.ts";
+import { configProblems } from "../config/checks.ts";
 import { loadConfig, renderConfig, type Config } from "../config/config.ts";
 import { HELP, parseCli, type Cli } from "./args.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -22,8 +23,20 @@ function configPath(cli: Cli): string {
 function readConfig(cli: Cli): Config {
   const config = loadConfig(configPath(cli), { thingName: cli.thingName });
   if (!cli.verbose && !cli.quiet) configureLog({ level: config.service.log_level });
-  for (const w of config.warnings) log.warn(w);
+  const { errors, warnings } = configProblems(config);
+  for (const w of warnings) log.warn(w);
+  for (const e of errors) log.error(e);
   return config;
+}
+
+// check-config: the effective config on stdout; exit 2 when it cannot work (or, with --strict, has a warning).
+function checkConfig(cli: Cli): ExitCode {
+  const config = readConfig(cli);
+  print(renderConfig(config));
+  const { errors, warnings } = configProblems(config);
+  if (errors.length) throw new ConfigError(`${errors.length} problem${errors.length > 1 ? "s" : ""} above can never work; fix ${errors.length > 1 ? "them" : "it"} and run otter check-config again`);
+  if (cli.strict && warnings.length) throw new ConfigError(`--strict: ${warnings.length} warning${warnings.length > 1 ? "s" : ""} above; fix ${warnings.length > 1 ? "them" : "it"} or drop --strict`);
+  return EXIT.ok;
 }
 
 // The commands that do work send their errors to Sentry when a DSN is configured.
@@ -47,8 +60,7 @@ async function run(cli: Cli): Promise<ExitCode> {
       process.stdout.write(HELP);
       return EXIT.ok;
     case "check-config":
-      print(renderConfig(readConfig(cli)));
-      return EXIT.ok;
+      return checkConfig(cli);
     case "status": {
       const { statusOf, formatStatus } = await import("./status.ts");
       const status = statusOf(readConfig(cli));
@@ -58,7 +70,7 @@ async function run(cli: Cli): Promise<ExitCode> {
     case "run": {
       const { runAgent } = await import("../agent/agent.ts");
       const progress = cli.once ? (await import("../transfer/progress.ts")).progressBar() : undefined;
-      return runAgent(await readConfigForWork(cli), { once: cli.once, summary: cli.once ? printLine : undefined, progress });
+      return runAgent(await readConfigForWork(cli), { once: cli.once, jitter: cli.jitter, summary: cli.once ? printLine : undefined, progress });
     }
     case "plan": {
       const { plan } = await import("./plan.ts");

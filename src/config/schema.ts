@@ -32,7 +32,7 @@ export const SCHEMA = [
   { section: "service", key: "state_dir", kind: "path", def: "/var/lib/otter", doc: "journal, history and lock (env OTTER_STATE_DIR overrides)" },
   { section: "service", key: "source", kind: "source", def: "auto", doc: "aws, manifest or auto (manifest when [channels] lists any, else aws)" },
   { section: "service", key: "check_interval", kind: "seconds", def: "3600", min: 1, doc: "how often to ask for updates" },
-  { section: "service", key: "check_jitter", kind: "seconds", def: "300", min: 0, doc: "random extra delay before each check, to spread a fleet's load" },
+  { section: "service", key: "check_jitter", kind: "seconds", def: "300", min: 0, doc: "random extra delay before each check, the first one after a start included (--once: only with --jitter), to spread a fleet's load" },
   { section: "service", key: "max_starts", kind: "int", def: "5", min: 1, doc: "starts of one job's same phase before it is failed as a loop (reboot loop guard)" },
   { section: "service", key: "report_url", kind: "string", doc: "manifest mode: URL that receives a JSON POST per status change" },
   { section: "service", key: "progress_interval", kind: "seconds", def: "15", min: 0, doc: "at most one progress report (download, install) per this many seconds" },

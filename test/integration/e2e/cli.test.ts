@@ -166,11 +166,37 @@ for (const [name, bin] of Object.entries(BINS)) {
       expect(oneLine(r.stderr)).toContain('bad.ini [hooks] retry_interval: expected a duration (seconds, or with s/m/h/d), got "6o"; e.g. retry_interval = 60');
     });
 
-    test("unknown keys are warned about, not fatal", async () => {
+    test("unknown keys are warned about with the key meant, not fatal; --strict makes them exit 2", async () => {
       const ini = write("typo.ini", "[hooks]\nretry_intervall = 5\n");
       const r = await run(["check-config", "-c", ini]);
       expect(r.code).toBe(0);
-      expect(oneLine(r.stderr)).toContain("typo.ini: unknown key [hooks] retry_intervall ignored");
+      expect(oneLine(r.stderr)).toContain("typo.ini: unknown key [hooks] retry_intervall ignored; did you mean retry_interval?");
+      const strict = await run(["check-config", "--strict", "-c", ini]);
+      expect(strict.code).toBe(2);
+      expect(strict.stderr).toContain("--strict: 1 warning above; fix it or drop --strict");
+    });
+
+    // What parses but can never work exits 2; what may be intended warns. One line each, naming key and fix.
+    test.each([
+      ["an http:// channel without allow_http", "[channels]\nrelease = http://u.example/r.json\n", 2,
+        "[channels] release: http:// is refused unless [download] allow_http = true; set it, or use an https:// URL"],
+      ["a file:// channel without allow_http", "[channels]\nrelease = file:///srv/r.json\n", 2,
+        "[channels] release: file:// is refused unless [download] allow_http = true"],
+      ["require_signature without a key or CA", "[verify]\nrequire_signature = true\n", 2,
+        "[verify] require_signature: no [verify] public_key or ca to check a signature with, so every update is refused; set public_key (or ca)"],
+      ["a channel missing from priority", "[channels]\nbeta = https://u.example/b.json\n", 0,
+        "[channels] beta: not in [policy] priority (release, weekly, nightly), so it ranks below every listed channel; add it to priority"],
+      ["an unknown channel in new_overrides_old", "[policy]\nnew_overrides_old = nightlly\n[channels]\nnightly = https://u.example/n.json\n", 0,
+        '[policy] new_overrides_old: "nightlly" is not a channel ([channels] lists nightly), so it has no effect; name a channel from [channels]'],
+      ["min_soak longer than test_period", "[policy]\nmin_soak = 200\n", 0,
+        "[policy] min_soak: 200h is longer than test_period 168h, so every update waits min_soak even after the test period; make min_soak at most test_period"],
+    ])("check-config: %s", async (_what, text, code, line) => {
+      const ini = write(`problems/${code}-${line.length}.ini`, text);
+      const r = await run(["check-config", "-c", ini]);
+      expect(r.code).toBe(code);
+      const lines = r.stderr.trimEnd().split("\n");
+      expect(lines.filter((l) => l.includes(line))).toHaveLength(1);
+      if (code === 0) expect((await run(["check-config", "--strict", "-c", ini])).code).toBe(2);
     });
 
     // Every stderr line is one JSON object with ts, level and msg (a log shipper parses each line).
@@ -198,7 +224,7 @@ for (const [name, bin] of Object.entries(BINS)) {
       const r = await run(["--json-logs", "check-config", "-v", "-c", write("json/warn.ini", "[service]\nlog_levl = INFO\n[ui]\nbar = 1\n")]);
       expect(r.code).toBe(0);
       expect(r.stdout).toStartWith("# ");
-      expect(jsonLines(r.stderr).map((l) => `${l.level} ${l.msg}`)).toEqual(["WARNING warn.ini: unknown key [service] log_levl ignored", "WARNING warn.ini: unknown section [ui] ignored"]);
+      expect(jsonLines(r.stderr).map((l) => `${l.level} ${l.msg}`)).toEqual(["WARNING warn.ini: unknown key [service] log_levl ignored; did you mean log_level?", "WARNING warn.ini: unknown section [ui] ignored"]);
     });
 
     test("Upparat's README configuration passes unchanged (placeholders filled in)", async () => {

@@ -495,3 +495,24 @@ describe("a device otter meets (issue 11 case 7)", () => {
     expect(r.journal()?.running?.version).toBeUndefined();
   });
 });
+
+describe("the first check (issue 11 case 8)", () => {
+  test("a daemon waits a random part of check_jitter before its first check too; --once only with --jitter", async () => {
+    server.publish("release", "1.0.0", "1.0.0");
+    // A day of jitter: the chance that the first check falls within the 1.5 s watched is 1 in 57,600.
+    const r = rig({}, { service: { check_jitter: "1d" } });
+    const manifests = () => server.requests.filter((q) => q.path === "/release.json").length;
+    expect((await r.run()).code).toBe(0); // --once without --jitter asks at once
+    expect(manifests()).toBe(1);
+    for (const args of [["run"], ["--once", "--jitter"]]) {
+      const p = r.start(args);
+      await waitFor(() => existsSync(join(r.state, "otter.lock")), 10_000, "otter to take its lock");
+      await Bun.sleep(1500);
+      expect(manifests()).toBe(1);
+      p.kill("SIGTERM");
+      // A daemon asked to stop stops cleanly; --once cut short before its check says "run me again".
+      expect(await p.exited).toBe(args[0] === "run" ? 0 : 3);
+    }
+  });
+});
+

@@ -2,12 +2,14 @@
 import { describe, expect, test } from "bun:test";
 import { parseCli, type Cli } from "../../../src/cli/args.ts";
 
-const BASE: Cli = { command: "run", verbose: false, quiet: false, once: false, jsonLogs: false, json: false, args: [], options: {} };
+const BASE: Cli = { command: "run", verbose: false, quiet: false, once: false, jitter: false, jsonLogs: false, json: false, strict: false, args: [], options: {} };
 
 describe("parseCli", () => {
   test.each<[string, string[], Partial<Cli>]>([
     ["nothing runs the daemon", [], {}],
     ["run --once", ["run", "--once"], { once: true }],
+    ["--once --jitter", ["--once", "--jitter"], { once: true, jitter: true }],
+    ["check-config --strict", ["check-config", "--strict"], { command: "check-config", strict: true }],
     ["flags without a command", ["-v", "--once", "--json-logs"], { verbose: true, once: true, jsonLogs: true }],
     ["-q", ["-q"], { quiet: true }],
     ["--quiet", ["--quiet"], { quiet: true }],
@@ -41,6 +43,7 @@ describe("parseCli", () => {
     ["an empty value", ["--config="], "--config needs a value; see otter --help"],
     ["a missing -t value", ["run", "-t"], "-t needs a value; see otter --help"],
     ["-v with -q", ["-v", "-q"], "-v and -q contradict each other; pick one"],
+    ["--jitter without --once", ["run", "--jitter"], "--jitter goes with --once (a daemon always waits a random part of check_jitter before its first check)"],
     ["an extra argument", ["check-config", "extra"], 'unexpected argument "extra" for check-config; see otter --help'],
     ["two commands", ["run", "check-config"], 'unexpected argument "check-config" for run; see otter --help'],
     ["approve without an id", ["approve"], 'otter approve needs an approval id (8 hex digits, e.g. 3fa2b4c1), got ""; otter status lists pending ones'],

@@ -187,7 +187,7 @@ describe("overrides, aliases, paths, warnings", () => {
 
   test("unknown keys and sections are warnings, [DEFAULT] keys are not", () => {
     const config = cfg("[DEFAULT]\nroot = /r\n[service]\nlog_levl = INFO\n[brokr]\nhost = x\n[channels]\nrelease = https://u/r.json\n");
-    expect(config.warnings).toEqual(["otter.ini: unknown key [service] log_levl ignored", "otter.ini: unknown section [brokr] ignored"]);
+    expect(config.warnings).toEqual(["otter.ini: unknown key [service] log_levl ignored; did you mean log_level?", "otter.ini: unknown section [brokr] ignored"]);
     expect(config.channels).toEqual({ release: "https://u/r.json" });
   });
 
