@@ -24,6 +24,7 @@ for (const [name, bin] of Object.entries(BINS)) {
       ["examples/otter.ini", ["source = manifest", "download_location = /var/lib/otter/downloads", "release = https://updates.example.com/release.json"]],
       ["examples/upparat/config.ini", ["thing_name = device-0001", "retry_interval = 60s", `install = ${join(ROOT, "examples/demo/hooks/install")}`]],
       ["examples/demo/otter.ini", ["state_dir = /tmp/otter-demo/state"]],
+      ["examples/rauc/otter.ini", [`rollback = ${join(ROOT, "examples/rauc/hooks/rollback")}`, "timeout = 1800s"]],
       ["examples/swupdate/otter.ini", [`install = ${join(ROOT, "examples/swupdate/hooks/install")}`]],
       ["examples/ab-folder/otter.ini", ["workload = exec /srv/app/current/run", `ready = ${join(ROOT, "examples/ab-folder/hooks/ready")}`]],
     ])("check-config accepts %s without a warning", async (file, lines) => {
