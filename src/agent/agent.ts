@@ -2,11 +2,12 @@
 // ask the source for work and let the policy decide (src/agent/act.ts), run the job through the
 // pipeline, deliver reports, and (as a daemon) supervise the workload and sleep until the
 // next check, a notification, a workload's death or an approval.
-import { mkdirSync, watch } from "node:fs";
+import { watch } from "node:fs";
 import { removeStaleTemps } from "../base/atomic.ts";
 import { EXIT, OtterError, WindowClosed, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
 import { acquireLock } from "../base/lock.ts";
 import { log } from "../base/log.ts";
+import { ownDir } from "../base/ownfiles.ts";
 import { sleep } from "../base/sleep.ts";
 import type { Config } from "../config/config.ts";
 import type { ProgressBar } from "../transfer/progress.ts";
@@ -56,8 +57,9 @@ function describeResult(result: RunResult): string {
 /** Run otter: once (check, run what is due, exit) or as a daemon. Returns the exit code. */
 export async function runAgent(config: Config, opts: AgentOptions): Promise<ExitCode> {
   const dir = config.service.state_dir;
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  mkdirSync(config.service.download_location, { recursive: true, mode: 0o700 });
+  // Root installs what lands in these: nobody else may be able to put anything there.
+  ownDir(dir, "[service] state_dir");
+  ownDir(config.service.download_location, "[service] download_location");
   const release = acquireLock(dir, opts.once ? "otter --once" : "otter run");
   removeStaleTemps(dir);
   const stop = new AbortController();

@@ -44,8 +44,10 @@ export interface JobRecord {
   hooks: Record<string, HookCount>;
   /** the partial download and what is known to be on disk */
   download?: { partPath: string; resume?: ResumePoint; result?: DownloadResult };
-  /** the verified file (or unpacked folder) the install hook gets */
+  /** the verified file (or unpacked folder) the install hook got; informational (the rollback hook's argument) */
   artifact?: string;
+  /** downloads started again because the file was lost or changed on disk (bounded) */
+  refetches?: number;
   /** installed version before this job, to tell "reboot still pending" from a mismatch */
   previousVersion?: string;
   outcome?: Outcome;
@@ -157,7 +159,7 @@ const state = oneOf(STATES);
 const jobRecord: Check<JobRecord> = object({
   offer, state, startedAt: string, starts: record(count, state), hooks: record(object({ firstCall: number, retries: count })),
   download: optional(object({ partPath: string, resume: optional(resumePoint), result: optional(downloadResult) })),
-  artifact: optional(string), previousVersion: optional(string), outcome: optional(outcome), failedIn: optional(state), confirmedVersion: optional(string),
+  artifact: optional(string), refetches: optional(count), previousVersion: optional(string), outcome: optional(outcome), failedIn: optional(state), confirmedVersion: optional(string),
   pausedIn: optional(state), restartReturned: optional(boolean), restartWaits: optional(count), seq: count, hookProcess: optional(processId),
 });
 const runningImage: Check<RunningImage> = object({

@@ -4,7 +4,8 @@
 //   versionCheck → downloadHook → download → verify → install → restart → confirmVersion → ready → report → done
 //   any failure before install ends in report (FAILED); a failure from install on goes
 //   through rollback first. "skip" is a successful shortcut straight to report (version
-//   already installed, no install hook). There is no shortcut past the checks once
+//   already installed, no install hook). verify and install go back to download when the
+//   file they are to check is lost. There is no shortcut past the checks once
 //   something was installed: success is reported only after version and ready.
 
 export const STATES = [
@@ -16,8 +17,10 @@ export type State = (typeof STATES)[number];
 /**
  * What a handler reports when it finishes. "notRestarted": otter was killed before the
  * restart hook returned and the old version still runs — the restart never happened, do it again.
+ * "lost": the downloaded file is gone or changed on disk (a tmpfs emptied by a reboot), so
+ * it is downloaded again: a local loss is never a failure of the update.
  */
-export const EVENTS = ["ok", "skip", "failed", "cancelled", "notRestarted"] as const;
+export const EVENTS = ["ok", "skip", "failed", "cancelled", "notRestarted", "lost"] as const;
 export type Event = (typeof EVENTS)[number];
 
 type Row = Partial<Record<Event, State>>;
@@ -26,9 +29,9 @@ export const transitions = {
   versionCheck: { ok: "downloadHook", skip: "report", failed: "report", cancelled: "report" },
   downloadHook: { ok: "download", failed: "report", cancelled: "report" },
   download: { ok: "verify", failed: "report", cancelled: "report" },
-  verify: { ok: "install", failed: "report", cancelled: "report" },
+  verify: { ok: "install", failed: "report", cancelled: "report", lost: "download" },
   // Once install has started, a cancel no longer stops the job: it finishes and reports.
-  install: { ok: "restart", skip: "report", failed: "rollback" },
+  install: { ok: "restart", skip: "report", failed: "rollback", lost: "download" },
   restart: { ok: "confirmVersion", failed: "rollback" },
   confirmVersion: { ok: "ready", failed: "rollback", notRestarted: "restart" },
   ready: { ok: "report", failed: "rollback" },

@@ -1,18 +1,16 @@
 // What each pipeline state does: short glue over hooks, download and verify. A handler
 // reports an outcome (an Event); src/agent/pipeline.ts picks the next state.
-import { existsSync, rmSync } from "node:fs";
-import { join } from "node:path";
-import { renameAtomic } from "../base/atomic.ts";
+import { rmSync } from "node:fs";
 import { RestartPending, VersionMismatch, WindowClosed } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { captureFailure } from "../base/sentry.ts";
 import type { Config } from "../config/config.ts";
 import { download } from "../transfer/download.ts";
 import type { ProgressBar } from "../transfer/progress.ts";
-import { verifyFile } from "../transfer/verify.ts";
 import type { Source } from "../sources/source.ts";
 import { formatTime, installed, sighted } from "../policy/policy.ts";
 import { closedUntil } from "../policy/window.ts";
+import { artifactPaths, downloaded, installable, verifyDownload } from "./artifact.ts";
 import { appendHistory } from "./history.ts";
 import { callHook, type HookCall, type HookName } from "./hookcall.ts";
 import type { Journal, JobRecord, Outcome } from "./journal.ts";
@@ -57,17 +55,6 @@ function progress(ctx: Ctx, state: string) {
   };
 }
 
-function safeName(id: string): string {
-  return id.replace(/[^A-Za-z0-9._-]/g, "_").slice(0, 100);
-}
-
-/** Where a job's download lands: the .part file and the verified final name. */
-export function artifactPaths(config: Config, job: JobRecord): { part: string; final: string } {
-  const ext = /\.(tar\.gz|tgz|gz|zip|[A-Za-z0-9]{1,8})$/.exec(new URL(job.offer.url, "file:///").pathname)?.[0] ?? ".bin";
-  const final = join(config.service.download_location, `${safeName(job.offer.id)}${ext}`);
-  return { part: `${final}.part`, final };
-}
-
 export const handlers: { [S in Exclude<State, "done">]: Handler } = {
   async versionCheck(ctx, job) {
     const installed = await hook(ctx, "versionCheck", "version");
@@ -89,6 +76,10 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
 
   async download(ctx, job) {
     const { part } = artifactPaths(ctx.config, job);
+    if (job.download && job.download.partPath !== part) {
+      log.warn(`journal names part file ${JSON.stringify(job.download.partPath)}, not a part file in download_location; downloading afresh`);
+      job.download = undefined;
+    }
     if (!job.download) {
       job.download = { partPath: part };
       ctx.journal.enqueue({ status: "IN_PROGRESS", state: "download_start", message: `downloading version ${job.offer.version}` });
@@ -125,35 +116,15 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     } finally {
       ctx.progress?.done();
     }
+    downloaded(dl.result);
     ctx.journal.save();
     return "ok";
   },
 
   async verify(ctx, job) {
-    const { part, final } = artifactPaths(ctx.config, job);
-    // The final name exists only for a verified file: it is renamed after verification.
-    if (!existsSync(final)) {
-      const result = job.download?.result;
-      if (!result) throw new Error("verify: no finished download recorded");
-      try {
-        await verifyFile(result, { sha256: job.offer.sha256, signature: job.offer.signature, size: job.offer.size }, ctx.config.verify);
-      } catch (err) {
-        rmSync(part, { force: true });
-        throw err;
-      }
-      renameAtomic(part, final);
-    }
-    job.artifact = final;
-    if (job.offer.archive) {
-      const { unpack } = await import("../transfer/archive.ts");
-      const dir = `${final}.d`;
-      rmSync(dir, { recursive: true, force: true });
-      job.artifact = await unpack(final, job.offer.archive, dir, {
-        maxSize: ctx.config.verify.max_unpacked_size, maxRatio: ctx.config.verify.max_ratio,
-      });
-    }
+    const event = await verifyDownload(ctx.config, job);
     ctx.journal.save();
-    return "ok";
+    return event;
   },
 
   async install(ctx, job) {
@@ -168,11 +139,14 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     if (opensAt !== undefined) {
       throw new WindowClosed(`outside the update window "${ctx.config.policy.window}"; the install waits until ${formatTime(opensAt)}`, opensAt);
     }
+    // Verified by this process, whatever a killed one left on disk.
+    const artifact = await installable(ctx.config, job);
+    if (artifact === "lost") return "lost";
     await ctx.stopWorkload?.();
     ctx.journal.enqueue({ status: "IN_PROGRESS", state: "installation_start", message: `installing version ${job.offer.version}` });
     ctx.journal.save();
     const report = progress(ctx, "installation_progress");
-    await hook(ctx, "install", "install", [job.artifact!], {
+    await hook(ctx, "install", "install", [artifact], {
       onLine: (stream, line) => {
         if (stream === "stdout" && line.trim()) report(line.trim());
       },
@@ -260,8 +234,7 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
       id: job.offer.id, version: job.offer.version, channel: job.offer.channel, status: outcome.status, state: outcome.state,
       message: outcome.message, code: outcome.code, startedAt: job.startedAt, endedAt: new Date().toISOString(),
     }, config.service.history_size);
-    const { part, final } = artifactPaths(config, job);
-    for (const p of [part, final, `${final}.d`]) rmSync(p, { recursive: true, force: true });
+    for (const p of Object.values(artifactPaths(config, job))) rmSync(p, { recursive: true, force: true });
     journal.enqueue({ status: outcome.status, state: outcome.state, message: outcome.message, code: outcome.code, details: { version: job.offer.version } });
     journal.data.job = undefined;
     journal.save();

@@ -3,6 +3,7 @@
 // new content, never a torn mix, whatever instant the power is cut.
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, unlinkSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
+import { createExclusive } from "./ownfiles.ts";
 import { startTicks } from "./proc.ts";
 
 const TEMP = /^\..+\.(\d+)\.tmp$/;
@@ -20,7 +21,7 @@ export function fsyncDir(dir: string): void {
 /** Replace `path` with `data` atomically and durably. */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, "w", mode);
+  const fd = createTemp(tmp, mode);
   try {
     const buf = typeof data === "string" ? Buffer.from(data) : data;
     let off = 0;
@@ -33,6 +34,18 @@ export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 
   }
   closeSync(fd);
   renameAtomic(tmp, path);
+}
+
+// The temp file, created new: never through a link planted at its name, never someone
+// else's file. One left at that name (a dead writer with our pid, or planted) is removed.
+function createTemp(tmp: string, mode: number): number {
+  try {
+    return createExclusive(tmp, mode);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    unlinkSync(tmp);
+    return createExclusive(tmp, mode);
+  }
 }
 
 /** Rename `from` to `to` (same filesystem) and make the rename durable. */

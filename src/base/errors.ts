@@ -33,6 +33,7 @@ const KINDS = {
   USAGE: { transient: false, exit: EXIT.usage, doc: "bad command line" },
   CONFIG_INVALID: { transient: false, exit: EXIT.usage, doc: "bad config value, or a config otter cannot work with" },
   LOCK_HELD: { transient: false, exit: EXIT.usage, doc: "another otter holds state_dir's lock" },
+  UNSAFE_PATH: { transient: false, exit: EXIT.usage, doc: "state_dir or download_location is not otter's own (another user's, writable by others, or under such a folder)" },
   JOURNAL_CORRUPT: { transient: false, exit: EXIT.failed, doc: "the journal cannot be used" },
   JOB_INVALID: { transient: false, exit: EXIT.failed, state: "job_invalid", doc: "an AWS job document otter cannot run (a field is missing or wrong)" },
   MANIFEST_INVALID: { transient: false, exit: EXIT.failed, state: "manifest_invalid", doc: "a channel's manifest is not valid, or its URL is refused (http:// without allow_http)" },
@@ -59,7 +60,8 @@ const KINDS = {
   SIGNATURE_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the detached signature does not verify" },
   SIGNATURE_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "require_signature and the offer has no signature" },
   CERT_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the signer's certificate does not chain to [verify] ca" },
-  ARCHIVE_UNSAFE: { transient: false, exit: EXIT.failed, state: "archive_rejected", doc: "an archive is not what it claims, unpacks to nothing, or breaks a size, ratio or path rule" },
+  ARCHIVE_UNSAFE: { transient: false, exit: EXIT.failed, state: "archive_rejected", doc: "an archive is not what it claims, unpacks to nothing, or breaks a size, ratio, entry or path rule" },
+  ARTIFACT_LOST: { transient: false, exit: EXIT.failed, state: "download_failed", local: true, doc: "the downloaded file vanished or changed on disk before install again and again (it is downloaded again up to 3 times)" },
   RESTART_PENDING: { transient: true, exit: EXIT.restarting, doc: "the restart hook returned and the old version still runs: waiting for the reboot" },
   WINDOW_CLOSED: { transient: true, exit: EXIT.retryLater, doc: "outside the update window: the install waits" },
   SOURCE_UNAVAILABLE: { transient: true, exit: EXIT.retryLater, doc: "a source (manifest, broker, report_url) could not be reached" },
@@ -94,6 +96,8 @@ function kind<C extends ErrorCode>(code: C) {
 export class UsageError extends kind("USAGE") {}
 export class ConfigError extends kind("CONFIG_INVALID") {}
 export class LockHeld extends kind("LOCK_HELD") {}
+/** A folder or file otter must own is someone else's, or a link. */
+export class UnsafePath extends kind("UNSAFE_PATH") {}
 export class JournalCorrupt extends kind("JOURNAL_CORRUPT") {}
 export class JobInvalid extends kind("JOB_INVALID") {}
 export class ManifestInvalid extends kind("MANIFEST_INVALID") {}
@@ -120,6 +124,8 @@ export class SignatureInvalid extends kind("SIGNATURE_INVALID") {}
 export class SignatureMissing extends kind("SIGNATURE_MISSING") {}
 export class CertInvalid extends kind("CERT_INVALID") {}
 export class ArchiveUnsafe extends kind("ARCHIVE_UNSAFE") {}
+/** The downloaded file vanished or changed on disk again and again: the storage is at fault. */
+export class ArtifactLost extends kind("ARTIFACT_LOST") {}
 export class RestartPending extends kind("RESTART_PENDING") {}
 /** The install waits for the update window; `until` is when it opens (ms epoch). */
 export class WindowClosed extends kind("WINDOW_CLOSED") {

@@ -120,8 +120,8 @@ function parseValue(kind: Kind, text: string): unknown {
   }
 }
 
-function defaultOf(row: Row): string | undefined {
-  return typeof row.def === "function" ? row.def() : row.def;
+function defaultOf(row: Row, read: Record<string, Record<string, unknown>> = {}): string | undefined {
+  return typeof row.def === "function" ? row.def(read) : row.def;
 }
 
 /** Read and validate a config file. Throws ConfigError with one clear line. */
@@ -161,7 +161,8 @@ function readSections(sections: IniSections, file: string, opts: LoadOptions): C
     names.forEach((k) => known.add(`${row.section}.${k}`));
     const key = names.find((k) => values?.has(k));
     const given = key === undefined ? undefined : values!.get(key);
-    let text = given === undefined || given === "" ? defaultOf(row) : given;
+    let text = given === undefined || given === "" ? defaultOf(row, out) : given;
+    if (row.section === "service" && row.key === "state_dir" && env.OTTER_STATE_DIR) text = env.OTTER_STATE_DIR;
     // Hook and key files may be given relative to the config file.
     if (text && (row.kind === "file" || row.kind === "executable") && !isAbsolute(text)) text = resolve(dirname(file), text);
     (out[row.section] ??= {})[row.key] = text === undefined ? undefined : check(name, row, text);
@@ -181,7 +182,6 @@ function readSections(sections: IniSections, file: string, opts: LoadOptions): C
   const listed = sections.get("channels");
   const channels = Object.fromEntries((listed?.keys() ?? []).filter((k) => !defaults.has(k)).map((k) => [k, listed!.get(k)!]));
   const config = { ...out, channels, file, warnings } as unknown as Config;
-  if (env.OTTER_STATE_DIR) config.service.state_dir = env.OTTER_STATE_DIR;
   if (opts.thingName) config.broker.thing_name = opts.thingName;
   crossCheck(config, name);
   return config;
@@ -215,7 +215,7 @@ function check(file: string, row: Row, text: string): unknown {
     return v;
   } catch (err) {
     if (!(err instanceof BadValue)) throw err;
-    const eg = row.kind === "executable" ? `/usr/local/bin/otter-${row.key}` : (row.eg ?? defaultOf(row) ?? EXAMPLES[row.kind]);
+    const eg = row.kind === "executable" ? `/usr/local/bin/otter-${row.key}` : (row.eg ?? row.docDef ?? defaultOf(row) ?? EXAMPLES[row.kind]);
     throw new ConfigError(`${file} [${row.section}] ${row.key}: expected ${WHAT[row.kind]}${range(row)}, got ${JSON.stringify(text)}; e.g. ${row.key} = ${eg}`);
   }
 }

@@ -7,7 +7,7 @@ export const DOC_END = "<!-- config-reference:end -->";
 
 export function configReference(): string {
   const rows = (SCHEMA as readonly Row[]).map((r) => {
-    const def = typeof r.def === "function" ? "(computed)" : r.def === undefined ? "" : r.def === "" ? '""' : r.def;
+    const def = typeof r.def === "function" ? (r.docDef ?? "(computed)") : r.def === undefined ? "" : r.def === "" ? '""' : r.def;
     const names = [r.key, ...(r.aliases ?? [])].map((k) => `\`${k}\``).join(" / ");
     return `| [${r.section}] | ${names} | ${r.kind} | ${def} | ${r.doc.replace(/\|/g, "\\|")} |`;
   });

@@ -1,6 +1,6 @@
 // The one table of config keys: section, key, type, default, doc. It drives parsing,
 // validation, `otter check-config` and the README's config reference.
-import { hostname, tmpdir } from "node:os";
+import { hostname } from "node:os";
 import { join } from "node:path";
 
 export type Kind =
@@ -11,8 +11,10 @@ export interface Row {
   section: string;
   key: string;
   kind: Kind;
-  /** The default, as it would be written in the file; undefined = unset. */
-  def?: string | (() => string);
+  /** The default, as it would be written in the file; undefined = unset. A function gets
+   * the values of the rows above it (SCHEMA order) and `docDef` says what it computes. */
+  def?: string | ((read: Record<string, Record<string, unknown>>) => string);
+  docDef?: string;
   doc: string;
   aliases?: readonly string[];
   secret?: boolean;
@@ -28,8 +30,11 @@ export const SCHEMA = [
   // [service]
   { section: "service", key: "log_level", kind: "level", def: "WARNING", doc: "DEBUG, INFO, WARNING, ERROR (EXCEPTION is read as ERROR)" },
   { section: "service", key: "sentry", kind: "string", aliases: ["sentry_dsn"], secret: true, doc: "Sentry DSN; errors and failed jobs are sent there" },
-  { section: "service", key: "download_location", kind: "path", def: () => join(tmpdir(), "otter"), doc: "where downloads land; put it on persistent storage to resume across reboots" },
   { section: "service", key: "state_dir", kind: "path", def: "/var/lib/otter", doc: "journal, history and lock (env OTTER_STATE_DIR overrides)" },
+  {
+    section: "service", key: "download_location", kind: "path", def: (read) => join(String(read.service!.state_dir), "downloads"), docDef: "STATE_DIR/downloads",
+    doc: "where downloads land and archives unpack; must be otter's own (created 0700, or root's and not writable by others, all the way up). Persistent storage lets downloads resume across reboots",
+  },
   { section: "service", key: "source", kind: "source", def: "auto", doc: "aws, manifest or auto (manifest when [channels] lists any, else aws)" },
   { section: "service", key: "check_interval", kind: "seconds", def: "3600", min: 1, doc: "how often to ask for updates" },
   { section: "service", key: "check_jitter", kind: "seconds", def: "300", min: 0, doc: "random extra delay before each check, the first one after a start included (--once: only with --jitter), to spread a fleet's load" },
@@ -86,7 +91,8 @@ export const SCHEMA = [
   { section: "verify", key: "public_key", kind: "file", doc: "PEM public key that signs updates" },
   { section: "verify", key: "ca", kind: "file", doc: "PEM CA that a signer certificate carried in the job must chain to" },
   { section: "verify", key: "max_unpacked_size", kind: "bytes", def: "16G", min: 1, doc: "archives: total unpacked size cap" },
-  { section: "verify", key: "max_ratio", kind: "number", def: "200", min: 1, doc: "archives: unpacked/packed ratio cap (bomb guard)" },
+  { section: "verify", key: "max_ratio", kind: "number", def: "200", min: 1, doc: "archives: unpacked/packed ratio cap (bomb guard); headers and names count as unpacked bytes" },
+  { section: "verify", key: "max_entries", kind: "int", def: "100000", min: 1, doc: "archives: most files, folders and links created (each an inode; folders a path implies count too)" },
   // [policy]
   { section: "policy", key: "priority", kind: "list", def: "release, weekly, nightly", doc: "channels, highest priority first" },
   { section: "policy", key: "test_period", kind: "hours", def: "168", min: 0, doc: "after this long any newer offer may replace the running image" },

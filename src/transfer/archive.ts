@@ -1,12 +1,18 @@
 // Unpacks a verified update (.gz, .tar.gz, .zip) into a fresh folder, streaming, refusing
-// absolute paths, `..`, links that lead out, device files and decompression bombs.
-// A refused or broken archive leaves no folder behind.
-import { closeSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readSync, realpathSync, rmSync, symlinkSync, writeSync } from "node:fs";
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
-import { ArchiveUnsafe } from "../base/errors.ts";
+// absolute paths, `..`, links that lead out, device files, decompression bombs, input that
+// is not the kind it claims and archives that hold nothing. Symlinks are kept in tar and
+// zip alike (inside the folder only). A refused or broken archive leaves no folder behind.
+import { closeSync, constants, fstatSync, openSync, readSync, rmSync } from "node:fs";
+import { basename, resolve } from "node:path";
+import { crc32 } from "node:zlib";
+import { ArchiveUnsafe, OtterError } from "../base/errors.ts";
+import { quote } from "../base/lines.ts";
+import { freshDir } from "../base/ownfiles.ts";
 import { TarReader, type TarEntry } from "./tar.ts";
+import { UnpackDir, type Stream, type UnpackLimits } from "./unpackdir.ts";
+import { centralDirectory, dataStarts, type ZipEntry } from "./zip.ts";
 
-export interface UnpackLimits { maxSize: number; maxRatio: number }
+export type { UnpackLimits } from "./unpackdir.ts";
 
 /** Input is fed to the inflater this much at a time, so one push yields at most ~16 MiB. */
 const PUSH = 16 * 1024;
@@ -14,23 +20,27 @@ const PUSH = 16 * 1024;
 /**
  * Unpack `file` into `destDir` (removed first if it exists: pass a folder of its own) and
  * return destDir. A .gz holds one file, named after `file` without ".gz" ("payload" if it
- * has no such suffix). Zip entries are written as regular files and folders only: zip
- * symlinks are not created (their target text becomes a file's content).
+ * has no such suffix).
  */
 export async function unpack(file: string, kind: "gz" | "tar.gz" | "zip", destDir: string, limits: UnpackLimits): Promise<string> {
   const dest = resolve(destDir);
   rmSync(dest, { recursive: true, force: true });
-  mkdirSync(dest, { recursive: true });
-  const out = new Writer(realpathSync(dest), file, limits);
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  let out: UnpackDir | undefined;
   try {
-    if (kind === "zip") await unzip(file, out);
-    else if (kind === "tar.gz") await gunzip(file, out.tar());
-    else await gunzip(file, out.single(basename(file).endsWith(".gz") ? basename(file).slice(0, -3) || "payload" : "payload"));
-    out.checkLinks();
+    const size = fstatSync(fd).size;
+    freshDir(dest);
+    out = new UnpackDir(dest, Math.max(1, size), limits);
+    if (kind === "zip") await unzip(fd, size, out);
+    else if (kind === "tar.gz") await gunzip(fd, size, tar(out));
+    else await gunzip(fd, size, single(out, basename(file).endsWith(".gz") ? basename(file).slice(0, -3) || "payload" : "payload"));
+    out.finish();
   } catch (err) {
-    out.closeAll();
+    out?.closeAll();
     rmSync(dest, { recursive: true, force: true });
     throw err;
+  } finally {
+    closeSync(fd);
   }
   return destDir;
 }
@@ -41,202 +51,122 @@ async function fflate(): Promise<Fflate> {
   return import("fflate");
 }
 
-// Read `file` in small pieces and hand each to `push`; the last call has final = true.
-async function readPieces(file: string, push: (chunk: Uint8Array, final: boolean) => void): Promise<void> {
-  const fd = openSync(file, "r");
-  try {
-    const size = fstatSync(fd).size;
-    const buf = Buffer.allocUnsafe(PUSH);
-    let pos = 0;
-    if (size === 0) push(new Uint8Array(0), true);
-    while (pos < size) {
-      const n = readSync(fd, buf, 0, PUSH, pos);
-      if (n === 0) throw new ArchiveUnsafe(`${file} shrank while unpacking`);
-      pos += n;
-      push(buf.subarray(0, n), pos >= size);
-      if (pos % (64 * PUSH) === 0) await new Promise((r) => setImmediate(r));
-    }
-  } finally {
-    closeSync(fd);
+// Read bytes [start, start + len) of `fd` in small pieces and hand each to `push`; the last
+// call has final = true (an empty range gives one empty final piece).
+async function readPieces(fd: number, start: number, len: number, push: (chunk: Uint8Array, final: boolean) => void): Promise<void> {
+  const buf = Buffer.allocUnsafe(PUSH);
+  if (len === 0) push(new Uint8Array(0), true);
+  for (let done = 0, pushes = 0; done < len; pushes++) {
+    const n = readSync(fd, buf, 0, Math.min(PUSH, len - done), start + done);
+    if (n === 0) throw new ArchiveUnsafe(`archive shrank while unpacking`);
+    done += n;
+    push(buf.subarray(0, n), done >= len);
+    if (pushes % 64 === 63) await new Promise((r) => setImmediate(r));
   }
 }
 
-interface Stream {
-  data(chunk: Uint8Array): void;
-  end(): void;
+// Run a decoder over a byte range; the writer's own errors pass through as they are, the
+// decoder's become "not valid <format>" (so a disk error never reads as a corrupt archive).
+async function decode(fd: number, start: number, len: number, format: string, push: (chunk: Uint8Array, final: boolean) => void): Promise<void> {
+  try {
+    await readPieces(fd, start, len, push);
+  } catch (err) {
+    if (err instanceof OtterError) throw err;
+    throw new ArchiveUnsafe(`not a valid ${format} (${(err as Error).message})`, { cause: err });
+  }
 }
 
-async function gunzip(file: string, into: Stream): Promise<void> {
+async function gunzip(fd: number, size: number, into: Stream): Promise<void> {
   const { Gunzip } = await fflate();
   let ended = false;
   const g = new Gunzip((chunk, final) => {
     into.data(chunk);
     if (final) ended = true;
   });
-  try {
-    await readPieces(file, (chunk, final) => g.push(chunk, final));
-  } catch (err) {
-    if (err instanceof ArchiveUnsafe) throw err;
-    throw new ArchiveUnsafe(`${basename(file)}: not a valid gzip file (${(err as Error).message})`, { cause: err });
-  }
-  if (!ended) throw new ArchiveUnsafe(`${basename(file)}: gzip stream is truncated`);
+  await decode(fd, 0, size, "gzip file", (chunk, final) => g.push(chunk, final));
+  if (!ended) throw new ArchiveUnsafe(`gzip stream is truncated`);
   into.end();
 }
 
-async function unzip(file: string, out: Writer): Promise<void> {
-  const { Unzip, UnzipInflate } = await fflate();
-  const pending: Error[] = [];
-  const u = new Unzip((entry) => {
-    try {
-      if (entry.name.endsWith("/")) return out.dir(entry.name);
-      const sink = out.file(entry.name, 0o644);
-      entry.ondata = (err, chunk, final) => {
-        if (err) return void pending.push(err);
-        try {
-          sink.data(chunk);
-          if (final) sink.end();
-        } catch (e) {
-          pending.push(e as Error);
-        }
-      };
-      entry.start();
-    } catch (e) {
-      pending.push(e as Error);
+// Zip from its central directory: every entry known (and counted) before one is written.
+async function unzip(fd: number, size: number, out: UnpackDir): Promise<void> {
+  const read = (pos: number, len: number) => {
+    const b = Buffer.allocUnsafe(len);
+    if (readSync(fd, b, 0, len, pos) !== len) throw new ArchiveUnsafe("archive shrank while unpacking");
+    return b;
+  };
+  const { entries, end } = centralDirectory(read, size, out.limits.maxEntries);
+  const starts = dataStarts(read, entries, end);
+  for (const [i, e] of entries.entries()) {
+    out.count(2 * e.meta); // the central directory entry and the local header
+    if (e.encrypted) throw new ArchiveUnsafe(`zip entry ${quote(e.name)} is encrypted; refused`);
+    if (e.type === "dir") {
+      out.dir(e.name);
+      continue;
     }
-  });
-  u.register(UnzipInflate);
-  await readPieces(file, (chunk, final) => {
-    u.push(chunk, final);
-    if (pending.length) throw pending[0];
-  });
-  if (pending.length) throw pending[0];
+    if (e.type === "other") throw new ArchiveUnsafe(`${quote(e.name)}: device, fifo or socket entry refused`);
+    const sink = e.type === "symlink" ? out.symlinkFromData(e.name) : out.file(e.name, e.mode || 0o644);
+    await entryData(fd, starts[i]!, e, sink);
+  }
 }
 
-/** Everything written under one destination, with the checks that keep it there. */
-class Writer {
-  private total = 0;
-  private readonly packed: number;
-  private readonly links: string[] = [];
-  private readonly open = new Set<number>();
-
-  constructor(private readonly dest: string, archive: string, private readonly limits: UnpackLimits) {
-    const fd = openSync(archive, "r");
-    this.packed = Math.max(1, fstatSync(fd).size);
-    closeSync(fd);
-  }
-
-  // The absolute path for an entry name, refusing anything that could land outside.
-  private target(name: string, root = false): string {
-    if (name.includes("\0")) throw new ArchiveUnsafe(`entry name with a NUL byte refused`);
-    if (isAbsolute(name) || /^[A-Za-z]:/.test(name) || name.startsWith("\\")) throw new ArchiveUnsafe(`absolute path "${name}" refused`);
-    const parts = name.split(/[/\\]+/).filter((p) => p !== "" && p !== ".");
-    if (parts.includes("..")) throw new ArchiveUnsafe(`path with ".." ("${name}") refused`);
-    if (parts.length === 0 && !root) throw new ArchiveUnsafe(`empty entry name refused`);
-    const path = join(this.dest, ...parts);
-    // No existing component may be a symlink: a link must never be written through.
-    for (let p = dirname(path); p.length > this.dest.length; p = dirname(p)) {
-      try {
-        if (lstatSync(p).isSymbolicLink()) throw new ArchiveUnsafe(`"${name}" passes through a symlink; refused`);
-      } catch (err) {
-        if (err instanceof ArchiveUnsafe) throw err;
-      }
-    }
-    return path;
-  }
-
-  private count(n: number): void {
-    this.total += n;
-    if (this.total > this.limits.maxSize) throw new ArchiveUnsafe(`unpacks to more than max_unpacked_size ${this.limits.maxSize} bytes; refused`);
-    if (this.total > this.limits.maxRatio * this.packed) {
-      throw new ArchiveUnsafe(`unpacks to more than ${this.limits.maxRatio}× its ${this.packed} packed bytes (max_ratio); refused as a bomb`);
-    }
-  }
-
-  dir(name: string): void {
-    mkdirSync(this.target(name, true), { recursive: true, mode: 0o755 });
-  }
-
-  file(name: string, mode: number): Stream {
-    const path = this.target(name);
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    let fd: number;
-    try {
-      fd = openSync(path, "wx", (mode & 0o755) | 0o600);
-    } catch (err) {
-      throw new ArchiveUnsafe(`"${name}" appears twice or collides with another entry; refused`, { cause: err });
-    }
-    this.open.add(fd);
-    return {
-      data: (chunk) => {
-        this.count(chunk.length);
-        let off = 0;
-        while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-      },
-      end: () => {
-        this.open.delete(fd);
-        closeSync(fd);
-      },
-    };
-  }
-
-  /** Close files left open by a failure. */
-  closeAll(): void {
-    for (const fd of this.open) closeSync(fd);
-    this.open.clear();
-  }
-
-  symlink(name: string, to: string): void {
-    const path = this.target(name);
-    if (isAbsolute(to)) throw new ArchiveUnsafe(`symlink "${name}" → "${to}" (absolute) refused`);
-    const resolved = resolve(dirname(path), to);
-    if (resolved !== this.dest && !resolved.startsWith(this.dest + sep)) throw new ArchiveUnsafe(`symlink "${name}" → "${to}" leads out of the folder; refused`);
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    symlinkSync(to, path);
-    this.links.push(path);
-  }
-
-  hardlink(name: string, to: string): void {
-    const source = this.target(to);
-    const st = lstatSync(source, { throwIfNoEntry: false });
-    if (!st || !st.isFile()) throw new ArchiveUnsafe(`hard link "${name}" → "${to}": not an earlier regular file; refused`);
-    const path = this.target(name);
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-    linkSync(source, path);
-  }
-
-  /** After the last entry: every symlink that resolves must resolve inside. */
-  checkLinks(): void {
-    for (const link of this.links) {
-      let real: string;
-      try {
-        real = realpathSync(link);
-      } catch {
-        continue; // dangling, and its text was checked to stay inside
-      }
-      if (relative(this.dest, real).startsWith("..")) throw new ArchiveUnsafe(`symlink ${relative(this.dest, link)} resolves outside the folder; refused`);
-    }
-  }
-
-  /** A stream that writes one file (the content of a .gz). */
-  single(name: string): Stream {
-    return this.file(name, 0o644);
-  }
-
-  /** A stream that reads a tar and writes its entries. */
-  tar(): Stream {
-    let current: Stream | undefined;
-    const reader = new TarReader({
-      entry: (e: TarEntry) => {
-        current = undefined;
-        if (e.type === "file") current = this.file(e.path, e.mode);
-        else if (e.type === "dir") this.dir(e.path);
-        else if (e.type === "symlink") this.symlink(e.path, e.linkpath);
-        else if (e.type === "hardlink") this.hardlink(e.path, e.linkpath);
-        else throw new ArchiveUnsafe(`"${e.path}": device, fifo or unknown entry type "${e.flag}" refused`);
-      },
-      data: (chunk) => current!.data(chunk),
-      end: () => current?.end(),
+// One entry's bytes, inflated, checked against the sizes and CRC the directory gives.
+async function entryData(fd: number, start: number, e: ZipEntry, sink: Stream): Promise<void> {
+  let n = 0;
+  let crc = 0;
+  let ended = e.method === 0;
+  const take = (chunk: Uint8Array) => {
+    n += chunk.length;
+    if (n > e.usize) throw new ArchiveUnsafe(`zip entry ${quote(e.name)} unpacks to more than the ${e.usize} bytes it declares; refused`);
+    crc = crc32(chunk, crc);
+    sink.data(chunk);
+  };
+  let push: (chunk: Uint8Array, final: boolean) => void;
+  if (e.method === 0) push = (chunk) => take(chunk);
+  else if (e.method === 8) {
+    const { Inflate } = await fflate();
+    const inflate = new Inflate((chunk, final) => {
+      take(chunk);
+      if (final) ended = true;
     });
-    return { data: (chunk) => reader.push(chunk), end: () => reader.finish() };
-  }
+    push = (chunk, final) => inflate.push(chunk, final);
+  } else throw new ArchiveUnsafe(`zip entry ${quote(e.name)}: compression method ${e.method} not supported (stored or deflate only)`);
+  await decode(fd, start, e.csize, `zip entry ${quote(e.name)}`, push);
+  if (!ended || n !== e.usize || crc !== e.crc) throw new ArchiveUnsafe(`zip entry ${quote(e.name)} is corrupt (size or CRC does not match the directory)`);
+  sink.end();
+}
+
+/** A stream that writes one file (the content of a .gz), refusing an empty one. */
+function single(out: UnpackDir, name: string): Stream {
+  const file = out.file(name, 0o644);
+  let size = 0;
+  return {
+    data: (chunk) => {
+      size += chunk.length;
+      file.data(chunk);
+    },
+    end: () => {
+      file.end();
+      if (size === 0) throw new ArchiveUnsafe("unpacks to nothing (an empty file); refused");
+    },
+  };
+}
+
+/** A stream that reads a tar and writes its entries. */
+function tar(out: UnpackDir): Stream {
+  let current: Stream | undefined;
+  const reader = new TarReader({
+    entry: (e: TarEntry) => {
+      current = undefined;
+      if (e.type === "file") current = out.file(e.path, e.mode);
+      else if (e.type === "dir") out.dir(e.path);
+      else if (e.type === "symlink") out.symlink(e.path, e.linkpath);
+      else if (e.type === "hardlink") out.hardlink(e.path, e.linkpath);
+      else throw new ArchiveUnsafe(`${quote(e.path)}: device, fifo or unknown entry type "${e.flag}" refused`);
+    },
+    data: (chunk) => current!.data(chunk),
+    end: () => current?.end(),
+    meta: (bytes) => out.count(bytes),
+  });
+  return { data: (chunk) => reader.push(chunk), end: () => reader.finish() };
 }

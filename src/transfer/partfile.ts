@@ -5,10 +5,11 @@
 //   not, so the whole file is kept and a SIGKILL costs no re-fetch;
 // - another boot (power cut, reboot): only the fsynced prefix the checkpoint names.
 import { createHash, type Hash } from "node:crypto";
-import { constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, openSync, readSync, statfsSync } from "node:fs";
+import { constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, readSync, rmSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
-import { DownloadNoSpace } from "../base/errors.ts";
+import { DownloadNoSpace, UnsafePath, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
+import { createExclusive, openOwn } from "../base/ownfiles.ts";
 import { bootId } from "../base/proc.ts";
 import type { DownloadRequest, ResumePoint } from "./request.ts";
 
@@ -44,11 +45,29 @@ export interface Part {
   progressBytes: number;
 }
 
+// The part file to resume: ours only (no link, no other owner, no second name); anything
+// else at that name is removed, never written through.
+function reopen(path: string): number | undefined {
+  try {
+    return openOwn(path, constants.O_RDWR);
+  } catch (err) {
+    if (!(err instanceof UnsafePath)) throw err;
+    log.warn(`download: ${describe(err)}; starting again in a new file`);
+    return undefined;
+  }
+}
+
+// A new, empty part file: whatever was at the name is removed and the file created exclusively.
+function create(path: string): number {
+  rmSync(path, { force: true });
+  return createExclusive(path, 0o600, constants.O_RDWR);
+}
+
 // Open the part file: fresh = empty; resume = keep what the checkpoint vouches for (see
 // above) and re-hash it once.
 export async function openPart(req: DownloadRequest): Promise<Part> {
-  const fd = openSync(req.partPath, constants.O_RDWR | constants.O_CREAT, 0o600);
   const r = req.resume;
+  const fd = (r && reopen(req.partPath)) ?? create(req.partPath);
   const size = fstatSync(fd).size;
   const boot = bootId();
   let keep = r && size >= r.bytes ? (boot && r.boot === boot ? size : r.bytes) : 0;

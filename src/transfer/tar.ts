@@ -19,6 +19,8 @@ export interface TarSink {
   entry(e: TarEntry): void;
   data(chunk: Uint8Array): void;
   end(): void;
+  /** bytes of headers and metadata records (pax, long names), which cost as much as data to read */
+  meta(bytes: number): void;
 }
 
 const BLOCK = 512;
@@ -117,6 +119,7 @@ export class TarReader {
       return;
     }
     if (!checksumOk(h)) throw new ArchiveUnsafe("tar: header checksum mismatch (not a tar archive, or corrupt)");
+    this.sink.meta(BLOCK);
     const flag = String.fromCharCode(h[156]!);
     let size = number(h, 124, 12);
     if (flag === "x" || flag === "g" || flag === "L" || flag === "K") {
@@ -148,6 +151,7 @@ export class TarReader {
   private start(size: number): void {
     this.remaining = size;
     this.padding = (BLOCK - (size % BLOCK)) % BLOCK;
+    if (this.meta) this.sink.meta(size + this.padding);
     if (size === 0) this.finishBody();
   }
 

@@ -3,10 +3,10 @@
 // next start removes the temp files dead writers left behind. (A SIGKILL cannot tear one
 // write(2); a reader racing the writer is what catches a non-atomic writer here.)
 import { expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { removeStaleTemps } from "../../../src/base/atomic.ts";
+import { removeStaleTemps, writeFileAtomic } from "../../../src/base/atomic.ts";
 import { waitFor } from "../../helpers/rig.ts";
 
 const WRITER = join(import.meta.dir, "../../helpers/atomicwriter.ts");
@@ -46,6 +46,23 @@ test("a live writer's temp file is left alone", () => {
     writeFileSync(join(dir, `.journal.json.${process.pid}.tmp`), "in progress");
     expect(removeStaleTemps(dir)).toBe(0);
     expect(readdirSync(dir)).toEqual([`.journal.json.${process.pid}.tmp`]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Issue 10 class 2: a link planted at the temp name must not make root write through it.
+test("a symlink or a file planted at the temp file's name is replaced, never written through", () => {
+  const dir = mkdtempSync(join(tmpdir(), "otter-atomic-"));
+  try {
+    const victim = join(dir, "victim");
+    writeFileSync(victim, "precious");
+    symlinkSync(victim, join(dir, `.journal.json.${process.pid}.tmp`));
+    writeFileAtomic(join(dir, "journal.json"), "new");
+    expect(readFileSync(victim, "utf8")).toBe("precious");
+    expect(readFileSync(join(dir, "journal.json"), "utf8")).toBe("new");
+    expect(lstatSync(join(dir, "journal.json")).isSymbolicLink()).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual(["journal.json", "victim"]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

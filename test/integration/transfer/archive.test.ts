@@ -1,7 +1,7 @@
 // Unpacking: good archives from real tools and fflate, and hostile ones built by hand.
 import { describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
-import { existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readlinkSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { gzipSync } from "node:zlib";
@@ -11,7 +11,7 @@ import { unpack } from "../../../src/transfer/archive.ts";
 import { tempDir } from "../../helpers/pki.ts";
 import { paxRecord, tarball, type RawEntry } from "../../helpers/tarball.ts";
 
-const LIMITS = { maxSize: 64 * 2 ** 20, maxRatio: 200 };
+const LIMITS = { maxSize: 64 * 2 ** 20, maxRatio: 200, maxEntries: 1000 };
 
 function archive(name: string, bytes: Uint8Array): { dir: string; file: string } {
   const dir = tempDir();
@@ -84,6 +84,20 @@ describe("unpack: good archives", () => {
     expect(readFileSync(join(dest, "b.bin")).equals(b)).toBe(true);
   });
 
+  test(".zip from Info-ZIP: symlinks stay symlinks (as in tar) and modes are kept", async () => {
+    const src = tempDir();
+    writeFileSync(join(src, "run"), "#!/bin/sh\n");
+    chmodSync(join(src, "run"), 0o755);
+    symlinkSync("run", join(src, "link"));
+    const { dir, file } = archive("u.zip", Buffer.alloc(0));
+    rmSync(file);
+    execFileSync("zip", ["-q", "-y", file, "run", "link"], { cwd: src });
+    const dest = join(dir, "out");
+    await unpack(file, "zip", dest, LIMITS);
+    expect(readlinkSync(join(dest, "link"))).toBe("run");
+    expect(statSync(join(dest, "run")).mode & 0o777).toBe(0o755);
+  });
+
   test(".gz: one file named after the archive", async () => {
     const img = randomBytes(500_000);
     const { dir, file } = archive("rootfs.img.gz", gzipSync(img));
@@ -140,6 +154,34 @@ describe("unpack: hostile archives", () => {
     expect(await refused(file, "tar.gz", join(dir, "out"))).toContain("symlink");
   });
 
+  test("links that each look inside but resolve outside together are refused", async () => {
+    // sub/up → ".." is the folder itself; "sub/up/../u.tar.gz" reads as sub/u.tar.gz but is the archive beside the folder.
+    const { dir, file } = archive("u.tar.gz", tgz([
+      { name: "sub/", type: "5" },
+      { name: "sub/up", type: "2", link: ".." },
+      { name: "out", type: "2", link: "sub/up/../u.tar.gz" },
+      { name: "a.txt", body: "A" },
+    ]));
+    expect(await refused(file, "tar.gz", join(dir, "out"))).toContain("resolves outside the folder");
+  });
+
+  test("a hard link to a symlink, or to a folder, is refused", async () => {
+    const { dir, file } = archive("h.tar.gz", tgz([{ name: "a", body: "A" }, { name: "l", type: "2", link: "a" }, { name: "h", type: "1", link: "l" }]));
+    expect(await refused(file, "tar.gz", join(dir, "out"))).toContain("not an earlier regular file");
+    const d = archive("h.tar.gz", tgz([{ name: "d/", type: "5" }, { name: "h", type: "1", link: "d" }]));
+    await refused(d.file, "tar.gz", join(d.dir, "out"));
+  });
+
+  test("a file-system error names the entry and its cause, never the gzip layer", async () => {
+    const dup = archive("d.tar.gz", tgz([{ name: "a/b", body: "1" }, { name: "a/b", body: "2" }]));
+    expect(await refused(dup.file, "tar.gz", join(dup.dir, "out"))).toBe('"a/b" appears twice or collides with another entry; refused');
+    const under = archive("f.tar.gz", tgz([{ name: "a", body: "1" }, { name: "a/b", body: "2" }]));
+    expect(await refused(under.file, "tar.gz", join(under.dir, "out"))).toBe('"a/b" passes through the file "a"; refused');
+    const long = archive("l.tar.gz", tgz([{ name: "x", type: "x", body: paxRecord("path", "n".repeat(300)) }, { name: "f", body: "F" }]));
+    const message = await refused(long.file, "tar.gz", join(long.dir, "out"));
+    expect(message).toMatch(/^"n{79}…": a name in it is longer than 255 bytes; refused$/);
+  });
+
   test("a hard link to a file outside", async () => {
     const { dir, file } = archive("h.tar.gz", tgz([{ name: "h", type: "1", link: "../../etc/passwd" }]));
     await refused(file, "tar.gz", join(dir, "out"));
@@ -155,7 +197,7 @@ describe("unpack: hostile archives", () => {
     const bomb = archive("bomb.img.gz", gzipSync(Buffer.alloc(100 * 2 ** 20), { level: 9 }));
     expect(await refused(bomb.file, "gz", join(bomb.dir, "out"))).toContain("bomb");
     const big = archive("big.gz", gzipSync(Buffer.alloc(2 * 2 ** 20, 1)));
-    expect(await refused(big.file, "gz", join(big.dir, "out"), { maxSize: 2 ** 20, maxRatio: 1e6 })).toContain("max_unpacked_size");
+    expect(await refused(big.file, "gz", join(big.dir, "out"), { maxSize: 2 ** 20, maxRatio: 1e6, maxEntries: 1000 })).toContain("max_unpacked_size");
   });
 
   test("tar.gz and zip bombs", async () => {

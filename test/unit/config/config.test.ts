@@ -37,7 +37,7 @@ function file(name: string, mode = 0o644, content = "x\n"): string {
 const G = 2 ** 30;
 // What an empty config gives, key by key; every SCHEMA row with a default must be here.
 const DEFAULTS: Record<string, unknown> = {
-  "service.log_level": "WARNING", "service.download_location": join(tmpdir(), "otter"),
+  "service.log_level": "WARNING", "service.download_location": "/var/lib/otter/downloads",
   "service.state_dir": "/var/lib/otter", "service.source": "auto", "service.check_interval": 3600,
   "service.check_jitter": 300, "service.max_starts": 5, "service.progress_interval": 15, "service.report_timeout": 30, "service.history_size": 50,
   "broker.host": "127.0.0.1", "broker.thing_name": hostname(), "broker.keepalive": 60, "broker.answer_timeout": 30, "broker.job_prefix": "upparat_",
@@ -47,7 +47,7 @@ const DEFAULTS: Record<string, unknown> = {
   "download.stall_timeout": 60, "download.low_speed_limit": 0, "download.low_speed_time": 60,
   "download.retry_base": 60, "download.retry_cap": 600, "download.max_attempts": 10,
   "download.budget_factor": 3, "download.bandwidth_limit": 0, "download.sync_interval": 16 * 2 ** 20,
-  "verify.require_sha256": false, "verify.max_unpacked_size": 16 * G, "verify.max_ratio": 200,
+  "verify.require_sha256": false, "verify.max_unpacked_size": 16 * G, "verify.max_ratio": 200, "verify.max_entries": 100000,
   "policy.priority": ["release", "weekly", "nightly"], "policy.test_period": 168 * 3600,
   "policy.min_soak": 30 * 3600, "policy.new_overrides_old": [], "policy.approvals": false,
   "policy.download_outside_window": true, "policy.max_reflashes": 3,
@@ -168,6 +168,12 @@ describe("overrides, aliases, paths, warnings", () => {
   test("sentry_dsn (Upparat's README) is read as sentry", () => {
     expect(cfg("[service]\nsentry_dsn = https://k@sentry.example/1\n").service.sentry).toBe("https://k@sentry.example/1");
     expect(cfg("[service]\nsentry = https://k@sentry.example/2\n").service.sentry).toBe("https://k@sentry.example/2");
+  });
+
+  test("download_location defaults to downloads in state_dir, also when OTTER_STATE_DIR moves it", () => {
+    expect(cfg("[service]\nstate_dir = /from/file\n").service.download_location).toBe("/from/file/downloads");
+    expect(cfg("[service]\nstate_dir = /from/file\n", { env: { OTTER_STATE_DIR: "/from/env" } }).service.download_location).toBe("/from/env/downloads");
+    expect(cfg("[service]\ndownload_location = /dl\n", { env: { OTTER_STATE_DIR: "/from/env" } }).service.download_location).toBe("/dl");
   });
 
   test("OTTER_STATE_DIR overrides state_dir", () => {
