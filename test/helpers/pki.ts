@@ -68,3 +68,8 @@ export function serverCert(dir: string, ca: Issued, name = "server"): Issued {
 export function clientCert(dir: string, ca: Issued, name = "device-1"): Issued {
   return issue(dir, ca, name, { ext: ["extendedKeyUsage=clientAuth"] });
 }
+
+/** A signing certificate without extendedKeyUsage: the default purpose checks of RAUC and SWUpdate accept it. */
+export function signingCert(dir: string, ca: Issued, name = "signer"): Issued {
+  return issue(dir, ca, name, { ext: ["keyUsage=critical,digitalSignature"] });
+}

@@ -1,7 +1,7 @@
 // The shipped examples work as shipped: the built otter (Bun binary and node bundle) accepts
 // each example config without a warning, and systemd accepts the unit file.
 import { afterAll, describe, expect, test } from "bun:test";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +24,9 @@ for (const [name, bin] of Object.entries(BINS)) {
       ["examples/otter.ini", ["source = manifest", "download_location = /var/lib/otter/downloads", "release = https://updates.example.com/release.json"]],
       ["examples/upparat/config.ini", ["thing_name = device-0001", "retry_interval = 60s", `install = ${join(ROOT, "examples/demo/hooks/install")}`]],
       ["examples/demo/otter.ini", ["state_dir = /tmp/otter-demo/state"]],
+      ["examples/rauc/otter.ini", [`rollback = ${join(ROOT, "examples/rauc/hooks/rollback")}`, "timeout = 1800s"]],
+      ["examples/swupdate/otter.ini", [`install = ${join(ROOT, "examples/swupdate/hooks/install")}`]],
+      ["examples/ab-folder/otter.ini", ["workload = exec /srv/app/current/run", `ready = ${join(ROOT, "examples/ab-folder/hooks/ready")}`]],
     ])("check-config accepts %s without a warning", async (file, lines) => {
       const r = await otter(["check-config", "-c", file], { ...bin, env: ENV });
       expect(r).toMatchObject({ code: 0, stderr: "" });
@@ -31,6 +34,18 @@ for (const [name, bin] of Object.entries(BINS)) {
     });
   });
 }
+
+test("examples/rig/generate makes a config per board of examples/rig/boards, each accepted without a warning", async () => {
+  const out = join(tmp, "rig");
+  execFileSync(join(ROOT, "examples/rig/generate"), [join(ROOT, "examples/rig/boards"), join(ROOT, "examples/rig/otter.ini"), out], { stdio: "ignore" });
+  for (const board of ["imx8-a", "imx8-b"]) {
+    const r = await otter(["check-config", "-c", join(out, board, "otter.ini")], { env: ENV });
+    expect(r).toMatchObject({ code: 0, stderr: "" });
+    expect(r.stdout).toContain(`\nstate_dir = ${out}/${board}/state\n`);
+    expect(r.stdout).toContain(`\nworkload = ssh root@${board} soak-test\n`);
+    expect(r.stdout).toContain(`\ninstall = ${out}/${board}/hooks/install\n`);
+  }
+});
 
 test("examples/otter.ini shows every key of manifest mode (all but [broker]), set or commented out", () => {
   const text = readFileSync(join(ROOT, "examples/otter.ini"), "utf8");
