@@ -71,7 +71,7 @@ test("the daemon installs a new app into the other folder, switches current and 
   expect(appLog(root).at(-1)).toBe("stopped 2.0.0");
 });
 
-test("a failing health check switches current back: the old app is what runs", async () => {
+test("a failing health check switches current back to the old app", async () => {
   const { r, env, root } = abRig();
   // As shipped: the app 1.0.0 in slot a.
   mkdirSync(root);
