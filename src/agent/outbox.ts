@@ -1,14 +1,16 @@
 // Delivers the journal's outbox to the source, oldest first, one at a time, so reports
 // arrive in order. A report leaves the outbox only once the source acknowledged it (or
-// said the job is already terminal); transient failures back off and retry forever.
-import { backoffSeconds } from "../base/backoff.ts";
-import { describe, isTransient } from "../base/errors.ts";
+// said the job is already terminal); transient failures retry forever, timed by the rule
+// downloads use (base/backoff.ts): 1-2 s after a delivery, then backoff, Retry-After first.
+import { retryDelaySeconds } from "../base/backoff.ts";
+import { OtterError, StorageUnavailable, describe, isTransient } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { sleep } from "../base/sleep.ts";
 import type { Report, Source } from "../sources/source.ts";
 import type { Journal } from "./journal.ts";
 
-const BACKOFF_BASE_S = 1;
+// Reports are small and a device's only voice: retried at least once a minute.
+const BACKOFF_BASE_S = 2;
 const BACKOFF_CAP_S = 60;
 
 export class Outbox {
@@ -54,7 +56,7 @@ export class Outbox {
   }
 
   private async loop(): Promise<void> {
-    let failures = 0;
+    let failures = 0; // in a row, since the last delivery
     while (!this.stop.aborted) {
       const report = this.journal.data.outbox[0];
       if (!report) {
@@ -76,8 +78,11 @@ export class Outbox {
           this.remove(report);
           continue;
         }
-        // Full jitter, so a fleet coming back online does not report in lockstep.
-        const wait = backoffSeconds(failures++, BACKOFF_BASE_S, BACKOFF_CAP_S);
+        // The first failure after a delivery retries at once (1-2 s); then full-jitter backoff,
+        // so a fleet coming back online does not report in lockstep.
+        failures++;
+        const retryAfter = err instanceof OtterError ? err.retryAfter : undefined;
+        const wait = retryDelaySeconds({ progressed: failures === 1, failures: failures - 1, base: BACKOFF_BASE_S, cap: BACKOFF_CAP_S, retryAfter });
         log.warn(`report not delivered, retrying in ${wait.toFixed(1)} s: ${describe(err)}`, { job: report.jobId });
         await sleep(wait * 1000, AbortSignal.any([this.stop, this.backoffCut.signal]));
       }
@@ -89,6 +94,12 @@ export class Outbox {
     const box = this.journal.data.outbox;
     const i = box.findIndex((r) => r.jobId === report.jobId && r.seq === report.seq);
     if (i >= 0) box.splice(i, 1);
-    this.journal.save();
+    try {
+      this.journal.save();
+    } catch (err) {
+      // state_dir full or read-only: the report went out; the next save records that
+      if (!(err instanceof StorageUnavailable)) throw err;
+      log.warn(`report delivered, but ${describe(err)}`, { job: report.jobId });
+    }
   }
 }

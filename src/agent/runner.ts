@@ -1,7 +1,7 @@
 // Drives one job through the pipeline: journal the state, run its handler, map the
 // outcome through the table, repeat until done. Failures become the job's outcome;
 // a transient error pauses the job in its state (the caller decides when to go on).
-import { OtterError, codeOf, describe, failureStateOf, isTransient, LoopDetected } from "../base/errors.ts";
+import { OtterError, StorageUnavailable, codeOf, describe, failureStateOf, isTransient, LoopDetected } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { endLeftoverHook } from "./hookcall.ts";
 import type { JobRecord } from "./journal.ts";
@@ -45,6 +45,18 @@ function failure(job: JobRecord, state: State, err: unknown): Event {
  * being cut off there (a reboot loop): it fails instead of starting it again.
  */
 export async function runJob(ctx: Ctx, stopping: AbortSignal, resumed: boolean): Promise<RunResult> {
+  try {
+    return await drive(ctx, stopping, resumed);
+  } catch (err) {
+    // state_dir full or read-only: what cannot be journaled is not done; the job waits
+    if (!(err instanceof StorageUnavailable)) throw err;
+    const job = ctx.journal.data.job!;
+    log.warn(`job ${job.offer.id} paused in ${job.state}, its journal cannot be written: ${describe(err)}`);
+    return { kind: "paused", job, error: err };
+  }
+}
+
+async function drive(ctx: Ctx, stopping: AbortSignal, resumed: boolean): Promise<RunResult> {
   const { journal } = ctx;
   const job = journal.data.job!;
   await endLeftoverHook(journal, ctx.config.hooks.kill_grace * 1000);

@@ -1,13 +1,14 @@
 // What each pipeline state does: short glue over hooks, download and verify. A handler
 // reports an outcome (an Event); src/agent/pipeline.ts picks the next state.
 import { rmSync } from "node:fs";
-import { RestartPending, VersionMismatch, WindowClosed } from "../base/errors.ts";
+import { RestartPending, SignatureMissing, VersionMismatch, WindowClosed } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { captureFailure } from "../base/sentry.ts";
-import type { Config } from "../config/config.ts";
+import { signaturePolicy, type Config } from "../config/config.ts";
+import { credentialOrigins } from "../transfer/credentials.ts";
 import { download } from "../transfer/download.ts";
 import type { ProgressBar } from "../transfer/progress.ts";
-import type { Source } from "../sources/source.ts";
+import { fromLocalSource, type Source } from "../sources/source.ts";
 import { formatTime, installed, sighted } from "../policy/policy.ts";
 import { closedUntil } from "../policy/window.ts";
 import { artifactPaths, downloaded, installable, verifyDownload } from "./artifact.ts";
@@ -75,6 +76,9 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
   },
 
   async download(ctx, job) {
+    // Bytes on a metered link cost money: an offer verify would refuse is refused before any.
+    const signatures = signaturePolicy(ctx.config.verify);
+    if (signatures.required && !job.offer.signature) throw new SignatureMissing(`the update is not signed; ${signatures.why}; nothing was fetched`);
     const { part } = artifactPaths(ctx.config, job);
     if (job.download && job.download.partPath !== part) {
       log.warn(`journal names part file ${JSON.stringify(job.download.partPath)}, not a part file in download_location; downloading afresh`);
@@ -91,6 +95,7 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     try {
       dl.result = await download({
         url: job.offer.url,
+        allowLocal: fromLocalSource(ctx.config, job.offer),
         partPath: dl.partPath,
         expectedSize: job.offer.size,
         sha256: job.offer.sha256,
@@ -112,6 +117,7 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
           ctx.journal.save();
         },
         options: ctx.config.download,
+        credentialOrigins: credentialOrigins(ctx.config),
       });
     } finally {
       ctx.progress?.done();

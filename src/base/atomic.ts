@@ -4,6 +4,7 @@
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, unlinkSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { createExclusive } from "./ownfiles.ts";
+import { storageError } from "./errors.ts";
 import { startTicks } from "./proc.ts";
 
 const TEMP = /^\..+\.(\d+)\.tmp$/;
@@ -18,8 +19,16 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Replace `path` with `data` atomically and durably. */
+/** Replace `path` with `data` atomically and durably; a full or read-only disk is a StorageUnavailable naming `path`. */
 export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+  try {
+    writeTemp(path, data, mode);
+  } catch (err) {
+    throw storageError(err, path) ?? err;
+  }
+}
+
+function writeTemp(path: string, data: string | Uint8Array, mode: number): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const fd = createTemp(tmp, mode);
   try {

@@ -54,6 +54,7 @@ const KINDS = {
   DOWNLOAD_TOO_LARGE: { transient: false, exit: EXIT.failed, state: "download_too_large", doc: "the file is larger than max_file_size or than the offer's size" },
   DOWNLOAD_BUDGET: { transient: false, exit: EXIT.failed, state: "download_budget_exceeded", doc: "bytes fetched for the job passed budget_factor times its size" },
   DOWNLOAD_NO_SPACE: { transient: true, exit: EXIT.retryLater, state: "download_failed", doc: "the download folder is full (retried later)" },
+  STORAGE_UNAVAILABLE: { transient: true, exit: EXIT.retryLater, local: true, doc: "otter's own storage (state_dir, download_location) is full or read-only: the job waits and retries, no download attempt spent" },
   DOWNLOAD_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed, state: "download_failed", doc: "max_attempts connection attempts without progress" },
   DIGEST_MISMATCH: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the file's sha256 (or size) is not the offer's" },
   DIGEST_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "require_sha256 and the offer names no sha256" },
@@ -72,14 +73,22 @@ const KINDS = {
 
 export type ErrorCode = keyof typeof KINDS;
 
+export interface ErrorOptions {
+  cause?: unknown;
+  /** seconds the server asked to wait before the next try (Retry-After) */
+  retryAfter?: number;
+}
+
 export class OtterError extends Error {
   readonly code: ErrorCode;
   readonly transient: boolean;
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly retryAfter?: number;
+  constructor(code: ErrorCode, message: string, options?: ErrorOptions) {
     super(message, options);
     this.code = code;
     this.transient = KINDS[code].transient;
     this.name = new.target.name;
+    if (options?.retryAfter !== undefined) this.retryAfter = options.retryAfter;
   }
 }
 
@@ -87,7 +96,7 @@ export class OtterError extends Error {
 function kind<C extends ErrorCode>(code: C) {
   return class extends OtterError {
     declare readonly code: C;
-    constructor(message: string, options?: { cause?: unknown }) {
+    constructor(message: string, options?: ErrorOptions) {
       super(code, message, options);
     }
   };
@@ -117,6 +126,8 @@ export class DownloadUrlExpired extends kind("DOWNLOAD_URL_EXPIRED") {}
 export class DownloadTooLarge extends kind("DOWNLOAD_TOO_LARGE") {}
 export class DownloadBudget extends kind("DOWNLOAD_BUDGET") {}
 export class DownloadNoSpace extends kind("DOWNLOAD_NO_SPACE") {}
+/** otter's own storage (state_dir, download_location) is full or read-only: a pause, never a network failure. */
+export class StorageUnavailable extends kind("STORAGE_UNAVAILABLE") {}
 export class DownloadRetriesExhausted extends kind("DOWNLOAD_RETRIES_EXHAUSTED") {}
 export class DigestMismatch extends kind("DIGEST_MISMATCH") {}
 export class DigestMissing extends kind("DIGEST_MISSING") {}
@@ -165,6 +176,17 @@ export function failureStateOf(err: unknown): string | undefined {
 /** Whether retrying later may succeed. */
 export function isTransient(err: unknown): boolean {
   return err instanceof OtterError && err.transient;
+}
+
+const STORAGE_CODES: Record<string, string> = { ENOSPC: "no space left", EDQUOT: "disk quota exceeded", EROFS: "read-only file system" };
+
+/** A local storage failure (ENOSPC, EDQUOT, EROFS) as StorageUnavailable naming the path; undefined for any other error. */
+export function storageError(err: unknown, path: string): StorageUnavailable | undefined {
+  if (err instanceof StorageUnavailable) return err;
+  const code = (err as { code?: unknown }).code;
+  const why = typeof code === "string" ? STORAGE_CODES[code] : undefined;
+  if (!why) return undefined;
+  return new StorageUnavailable(`cannot write ${path}: ${why} (${code})`, { cause: err });
 }
 
 /** A one-line description of any thrown value, fit to print and report (URL credentials masked). */

@@ -8,12 +8,15 @@
 //   { "version": "1.4.2", "url": "image-1.4.2.tar.gz" (relative to the manifest, or absolute),
 //     "sha256": "<64 hex>", "size": 1234, "signature"?: base64 | {value, algorithm?, certificate?},
 //     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }
-import { open } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
-import { ManifestInvalid, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
+import { retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
+import { ManifestInvalid, OtterError, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
+import { sleep } from "../base/sleep.ts";
 import type { Config } from "../config/config.ts";
-import { readCapped, send, withTransport } from "../transfer/http.ts";
+import { credentialOrigins } from "../transfer/credentials.ts";
+import { openRegularFile } from "../transfer/localfile.ts";
+import { describeNetworkError, header, readCapped, send, withTransport, type Transport } from "../transfer/http.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
 import type { Delivery, Offer, Report, Source } from "./source.ts";
 
@@ -22,38 +25,72 @@ const MAX_MANIFEST_BYTES = 1 << 20;
 /** A checked manifest, or why a channel has none right now. */
 export type ChannelResult = { channel: string; offer: Offer } | { channel: string; error: Error };
 
+// http:// only with allow_http; file:// channels are the device's own files (their file
+// URLs may be local too), while a manifest from the network may not name a local file.
 function allowed(config: Config, url: string): boolean {
-  return url.startsWith("https://") || config.download.allow_http;
+  return url.startsWith("https://") || url.startsWith("file:") || (url.startsWith("http://") && config.download.allow_http);
 }
 
 const tooLarge = (url: string) => () => new ManifestInvalid(`${url}: larger than ${MAX_MANIFEST_BYTES} bytes; a manifest is a small JSON document`);
 
+// Within one check a manifest is asked at most this often, and again only when the retry
+// rule (base/backoff.ts) waits no longer than MAX_CHECK_WAIT_S: a drop after part of the
+// body, a short Retry-After. A longer wait is the next check's.
+const MANIFEST_ATTEMPTS = 3;
+const MAX_CHECK_WAIT_S = 5;
+
 // The manifest's text, through the download transport ([download] CA, client certificate,
 // proxy, headers); never more than MAX_MANIFEST_BYTES read, whatever Content-Length says.
 async function fetchText(config: Config, url: string): Promise<string> {
-  if (url.startsWith("file:")) return readFileCapped(fileURLToPath(url), tooLarge(url));
-  return withTransport(config.download, async (t) => {
-    const res = await send(t, url, {
-      method: "GET", headers: { ...t.headers, accept: "application/json" }, allowHttp: config.download.allow_http,
-      signal: AbortSignal.timeout(config.download.connect_timeout * 1000), fail: (m) => new ManifestInvalid(`${url}: ${m}`),
-    });
-    const s = res.statusCode;
-    if (s < 200 || s > 299) {
-      res.discard();
-      if (s >= 500 || s === 429 || s === 408) throw new SourceUnavailable(`${url}: HTTP ${s}`);
-      throw new ManifestInvalid(`${url}: HTTP ${s}`);
+  if (url.startsWith("file:")) return readFileCapped(fileURLToPath(url), url);
+  const o = config.download;
+  return withTransport(o, credentialOrigins(config), async (t) => {
+    for (let attempt = 1, failures = 0; ; attempt++) {
+      const got = { bytes: 0 };
+      try {
+        return await fetchOnce(config, t, url, got);
+      } catch (err) {
+        const e = err instanceof OtterError ? err : new SourceUnavailable(`${url}: ${networkWords(err, url, got.bytes, o.connect_timeout)}`, { cause: err });
+        if (!(e instanceof SourceUnavailable)) throw e;
+        const progressed = got.bytes > 0;
+        failures = progressed ? 0 : failures + 1;
+        const wait = retryDelaySeconds({ progressed, failures, base: o.retry_base, cap: o.retry_cap, retryAfter: e.retryAfter });
+        if (attempt >= MANIFEST_ATTEMPTS || wait > MAX_CHECK_WAIT_S) throw e;
+        log.info("manifest: retrying", { reason: e.message, in_s: Number(wait.toFixed(2)), attempt: `${attempt + 1}/${MANIFEST_ATTEMPTS}` });
+        await sleep(wait * 1000);
+      }
     }
-    return readCapped(res, MAX_MANIFEST_BYTES, tooLarge(url));
   });
 }
 
-async function readFileCapped(path: string, tooLarge: () => Error): Promise<string> {
-  const f = await open(path, "r");
+// One GET of a manifest; `got` counts the body bytes that arrived.
+async function fetchOnce(config: Config, t: Transport, url: string, got: { bytes: number }): Promise<string> {
+  const res = await send(t, url, {
+    method: "GET", headers: { accept: "application/json" }, allowHttp: config.download.allow_http,
+    signal: AbortSignal.timeout(config.download.connect_timeout * 1000), fail: (m) => new ManifestInvalid(`${url}: ${m}`),
+  });
+  const s = res.statusCode;
+  if (s < 200 || s > 299) {
+    res.discard();
+    if (s >= 500 || s === 429 || s === 408) throw new SourceUnavailable(`${url}: HTTP ${s}`, { retryAfter: retryAfterSeconds(header(res, "retry-after"), Date.now()) });
+    throw new ManifestInvalid(`${url}: HTTP ${s}`);
+  }
+  return readCapped(res, MAX_MANIFEST_BYTES, tooLarge(url), got);
+}
+
+// A transport failure in otter's words; AbortSignal.timeout's is the whole request's deadline.
+function networkWords(err: unknown, url: string, received: number, timeout: number): string {
+  if ((err as Error).name === "TimeoutError") return `no answer within ${timeout} s`;
+  return describeNetworkError(err, url, received);
+}
+
+async function readFileCapped(path: string, url: string): Promise<string> {
+  const f = await openRegularFile(path, (why) => new ManifestInvalid(`${url}: ${why}`));
   try {
     const buf = Buffer.alloc(MAX_MANIFEST_BYTES + 1);
     let n = 0;
     for (let r; n < buf.length && (r = (await f.read(buf, n, buf.length - n, n)).bytesRead) > 0; ) n += r;
-    if (n > MAX_MANIFEST_BYTES) throw tooLarge();
+    if (n > MAX_MANIFEST_BYTES) throw tooLarge(url)();
     return buf.subarray(0, n).toString("utf8");
   } finally {
     await f.close();
@@ -79,6 +116,9 @@ export async function readManifest(config: Config, channel: string, url: string)
   try {
     const fields = offerFields(doc as Record<string, unknown>, url);
     if (!fields.sha256) throw new FieldError(`"sha256": expected 64 hex digits, got nothing; a manifest must name its file's digest`);
+    if (fields.url.startsWith("file:") && !url.startsWith("file:")) {
+      throw new FieldError(`"url": ${fields.url} is a local file, refused in a manifest from the network; local files come only from a file:// channel`);
+    }
     if (!allowed(config, fields.url)) throw new FieldError(`"url": ${fields.url} is not https; set [download] allow_http = true to allow it`);
     return { ...fields, id: `${channel}:${fields.version}:${fields.sha256.slice(0, 12)}`, source: "manifest", channel };
   } catch (err) {
@@ -117,21 +157,24 @@ export async function postReport(config: Config, report: Report): Promise<Delive
   log.info(`report ${report.jobId}: ${report.status} ${report.state}`, { message: report.message });
   const url = config.service.report_url;
   if (!url) return "acknowledged";
-  let status: number;
+  let res: { status: number; retryAfter?: number };
   try {
-    status = await withTransport(config.download, async (t) => {
-      const res = await send(t, url, {
-        method: "POST", headers: { ...t.headers, "content-type": "application/json" }, allowHttp: config.download.allow_http,
+    res = await withTransport(config.download, credentialOrigins(config), async (t) => {
+      const r = await send(t, url, {
+        method: "POST", headers: { "content-type": "application/json" }, allowHttp: config.download.allow_http,
         body: JSON.stringify({ thing: config.broker.thing_name, ...report }),
         signal: AbortSignal.timeout(config.download.connect_timeout * 1000), fail: (m) => new SourceRejected(m),
       });
-      res.discard();
-      return res.statusCode;
+      r.discard();
+      return { status: r.statusCode, retryAfter: retryAfterSeconds(header(r, "retry-after"), Date.now()) };
     });
   } catch (err) {
-    throw new SourceUnavailable(`report_url ${url}: ${describe(err)}`, { cause: err });
+    if (err instanceof SourceUnavailable) throw err;
+    const why = err instanceof OtterError ? err.message : networkWords(err, url, 0, config.download.connect_timeout);
+    throw new SourceUnavailable(`report_url ${url}: ${why}`, { cause: err });
   }
+  const { status, retryAfter } = res;
   if (status >= 200 && status <= 299) return "acknowledged";
-  if (status >= 500 || status === 429 || status === 408) throw new SourceUnavailable(`report_url ${url}: HTTP ${status}`);
+  if (status >= 500 || status === 429 || status === 408) throw new SourceUnavailable(`report_url ${url}: HTTP ${status}`, { retryAfter });
   throw new SourceRejected(`report_url ${url}: HTTP ${status}`);
 }

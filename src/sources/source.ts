@@ -1,5 +1,6 @@
 // What a job source (AWS IoT Jobs over MQTT, HTTP manifests, a file given by hand) gives
 // the pipeline and takes from it. The pipeline knows nothing of MQTT or HTTP.
+import type { Config } from "../config/config.ts";
 import type { SignatureSpec } from "../transfer/verify.ts";
 
 /** The archive kinds an offer may name (unpacked before install). */
@@ -75,4 +76,11 @@ export interface Source {
   /** A fresh copy of an offer (AWS re-signs presigned URLs on every describe). */
   refresh?(offer: Offer): Promise<Offer>;
   stop(): Promise<void>;
+}
+
+/** Whether an offer comes from the device itself (otter install, a file:// channel): only such an offer may name a local file. */
+export function fromLocalSource(config: Pick<Config, "channels">, offer: Offer): boolean {
+  if (offer.source === "manual") return true;
+  const channel = offer.source === "manifest" && offer.channel !== undefined ? config.channels[offer.channel] : undefined;
+  return channel?.startsWith("file:") ?? false;
 }

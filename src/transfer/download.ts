@@ -1,33 +1,52 @@
 // The downloader: streams a URL into a part file, hashing (native sha256) as bytes arrive,
 // with flat memory. Resumes with Range + If-Range and accepts only a 206 whose
 // Content-Range starts where it asked with the total it knows (undici's retry-handler
-// rule); anything else restarts cleanly from zero. Retries recoverable failures with
-// backoff and full jitter, bounded by max_attempts (attempts without progress) and by the
-// data budget (bytes fetched per job, kept in the journal through ResumePoint).
-import { closeSync, fsyncSync, openSync, readSync, unlinkSync, writeSync } from "node:fs";
+// rule); anything else restarts cleanly from zero. Retries network failures by the rule of
+// base/backoff.ts (1-2 s after progress, else full-jitter backoff), bounded by max_attempts
+// (attempts without progress in a row), a low-speed floor, and the data budget (bytes
+// fetched per job, kept in the journal through ResumePoint). Local storage faults are not
+// retried here: they pause the job (StorageUnavailable).
+import { closeSync, fsyncSync, unlinkSync, writeSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseContentRange, retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
 import {
   Cancelled, DigestMismatch, DownloadBudget, DownloadHttp, DownloadHttpTransient, DownloadNetwork,
-  DownloadNoSpace, DownloadRetriesExhausted, DownloadStalled, DownloadTooLarge, DownloadUrlExpired,
-  OtterError, describe,
+  DownloadRetriesExhausted, DownloadStalled, DownloadTooLarge, DownloadUrlExpired,
+  OtterError, storageError,
 } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { sleep } from "../base/sleep.ts";
 import type { Config } from "../config/config.ts";
-import { header, openTransport, redact, send as sendHttp, type HttpResponse, type Transport } from "./http.ts";
+import { describeNetworkError, header, openTransport, redact, send as sendHttp, type HttpResponse, type Transport } from "./http.ts";
+import { openRegularFile } from "./localfile.ts";
+import { formatBytes } from "./progress.ts";
 import { checkpoint, checkSpace, CHECKPOINT_MS, openPart, restart, resumePoint, settled, type Part } from "./partfile.ts";
 import type { DownloadRequest, DownloadResult } from "./request.ts";
-
 
 /** An attempt that moved the file on by this much does not count against max_attempts. */
 const PROGRESS_BYTES = 64 * 1024;
 
 /** Download `req.url` to `req.partPath`; see DownloadRequest. */
 export async function download(req: DownloadRequest): Promise<DownloadResult> {
-  const local = localPath(req.url, req.options.allow_http);
-  const t = local === undefined ? await openTransport(req.options) : undefined;
+  const max = req.options.max_file_size;
+  if (req.expectedSize !== undefined && req.expectedSize > max) {
+    throw new DownloadTooLarge(`the update is ${req.expectedSize} bytes, over max_file_size ${max}; nothing was fetched`);
+  }
+  const local = localPath(req);
+  const t = local === undefined ? await openTransport(req.options, req.credentialOrigins) : undefined;
+  try {
+    return await transfer(req, t, local);
+  } catch (err) {
+    // the part file's disk full or read-only: a pause, not a network failure
+    throw storageError(err, req.partPath) ?? err;
+  } finally {
+    await t?.close();
+  }
+}
+
+// Fill the part file from the network (t) or a local file, then check the digest.
+async function transfer(req: DownloadRequest, t: Transport | undefined, local: string | undefined): Promise<DownloadResult> {
   const p = await openPart(req);
   try {
     checkSpace(req, p);
@@ -39,7 +58,6 @@ export async function download(req: DownloadRequest): Promise<DownloadResult> {
   } finally {
     await p.syncing?.catch(() => {});
     closeSync(p.fd);
-    await t?.close();
   }
   const sha256 = p.hash.digest("hex");
   if (req.sha256 && sha256 !== req.sha256.toLowerCase()) {
@@ -51,76 +69,88 @@ export async function download(req: DownloadRequest): Promise<DownloadResult> {
   return { path: req.partPath, size: p.offset, sha256, fetched: p.fetched };
 }
 
-/** The local file a URL names (file:// or an absolute path), or undefined for http(s). */
-function localPath(url: string, allowHttp: boolean): string | undefined {
-  if (isAbsolute(url)) return url;
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new DownloadHttp(`not a URL or an absolute path: ${JSON.stringify(redact(url))}`);
+/**
+ * The local file a URL names (file:// or an absolute path), or undefined for http(s). Local
+ * files are read only for an offer from a local source (req.allowLocal): a manifest or job
+ * from the network must not make otter, as root, read the device's own files.
+ */
+function localPath(req: DownloadRequest): string | undefined {
+  const { url } = req;
+  let path: string | undefined;
+  if (isAbsolute(url)) path = url;
+  else {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new DownloadHttp(`not a URL or an absolute path: ${JSON.stringify(redact(url))}`);
+    }
+    if (u.protocol === "https:") return undefined;
+    if (u.protocol === "http:") {
+      if (!req.options.allow_http) throw new DownloadHttp(`http:// URL refused (${redact(url)}); set [download] allow_http = true to allow it`);
+      return undefined;
+    }
+    if (u.protocol !== "file:") throw new DownloadHttp(`unsupported URL scheme ${u.protocol} (${redact(url)})`);
+    path = fileURLToPath(u);
   }
-  if (u.protocol === "https:") return undefined;
-  if (!allowHttp && (u.protocol === "http:" || u.protocol === "file:")) {
-    throw new DownloadHttp(`${u.protocol}// URL refused (${redact(url)}); set [download] allow_http = true to allow it`);
-  }
-  if (u.protocol === "file:") return fileURLToPath(u);
-  if (u.protocol === "http:") return undefined;
-  throw new DownloadHttp(`unsupported URL scheme ${u.protocol} (${redact(url)})`);
+  if (!req.allowLocal) throw new DownloadHttp(`local file ${redact(path)} refused: local files come only from a file:// channel or otter install PATH`);
+  return path;
 }
 
+// Copy a local file (regular files only, opened without blocking); async reads keep the
+// event loop free, so a stop or cancel is seen at the next chunk.
 async function copyLocal(req: DownloadRequest, p: Part, path: string): Promise<void> {
   p.offset = 0;
   restart(p, "local copy");
-  const src = openSync(path, "r");
+  const src = await openRegularFile(path, (why) => new DownloadHttp(why));
   try {
     const buf = Buffer.allocUnsafe(2 ** 20);
     for (;;) {
       if (req.signal?.aborted) throw new Cancelled("download cancelled");
-      const n = readSync(src, buf, 0, buf.length, p.offset);
-      if (n === 0) break;
-      p.fetched += n;
-      await accept(req, p, buf.subarray(0, n));
+      const { bytesRead } = await src.read(buf, 0, buf.length, p.offset);
+      if (bytesRead === 0) break;
+      p.fetched += bytesRead;
+      await accept(req, p, buf.subarray(0, bytesRead));
     }
   } finally {
-    closeSync(src);
+    await src.close();
   }
   if (req.expectedSize !== undefined && p.offset !== req.expectedSize) {
     throw new DownloadHttp(`${path} has ${p.offset} bytes, expected ${req.expectedSize}`);
   }
 }
 
-// Attempts until the file is complete; each attempt is one request (plus redirects).
+// Attempts until the file is complete; each attempt is one request (plus redirects). A
+// failure after progress retries within 1-2 s; failures without progress back off (see
+// base/backoff.ts) and, max_attempts in a row, end the download.
 async function fetchLoop(req: DownloadRequest, p: Part, t: Transport): Promise<void> {
+  const o = req.options;
   let url = req.url;
-  let last: OtterError | undefined;
-  let failures = 0;
   // Killed after the last byte but before the rename: the digest can say it is all there.
   if (p.offset > 0 && p.offset === req.expectedSize && req.sha256 && p.hash.copy().digest("hex") === req.sha256.toLowerCase()) return;
   for (;;) {
     if (req.signal?.aborted) throw new Cancelled("download cancelled");
-    if (p.attempts >= req.options.max_attempts) {
-      throw new DownloadRetriesExhausted(`download failed after ${p.attempts} attempts without progress: ${last ? describe(last) : "no answer"}`, { cause: last });
-    }
-    p.attempts++;
-    const before = p.offset;
+    const fetchedBefore = p.fetched;
+    let failure: OtterError;
     try {
       const outcome = await attempt(req, p, t, url);
       if (outcome === "done") return;
-      if (typeof outcome === "object") url = outcome.url;
+      if (outcome !== "restart") url = outcome.url;
       continue; // restart or fresh URL: go again at once
     } catch (err) {
-      last = classify(err, req.signal);
-      if (p.offset - before >= PROGRESS_BYTES || (req.expectedSize !== undefined && p.offset === req.expectedSize)) {
-        p.attempts = 0;
-        failures = 0;
-      }
-      // Only the network may heal within a job; other errors go to the caller at once.
-      if (!(last instanceof DownloadNetwork || last instanceof DownloadStalled || last instanceof DownloadHttpTransient)) throw last;
-      const wait = retryDelaySeconds(failures++, req.options.retry_base, req.options.retry_cap, (last as { retryAfter?: number }).retryAfter);
-      log.info("download: retrying", { reason: describe(last), at: p.offset, in_s: Number(wait.toFixed(2)), attempt: p.attempts });
-      await pause(wait * 1000, req.signal);
+      failure = classify(err, req, url, p.fetched - fetchedBefore);
     }
+    const progressed = p.fetched - fetchedBefore >= PROGRESS_BYTES || (req.expectedSize !== undefined && p.offset === req.expectedSize);
+    // Only the network may heal within a job; other errors go to the caller at once.
+    if (!(failure instanceof DownloadNetwork || failure instanceof DownloadStalled || failure instanceof DownloadHttpTransient)) throw failure;
+    p.attempts = progressed ? 0 : p.attempts + 1;
+    if (p.attempts >= o.max_attempts) {
+      throw new DownloadRetriesExhausted(`download failed after ${p.attempts} attempts in a row without progress; the last: ${failure.message}`, { cause: failure });
+    }
+    await req.onCheckpoint?.(resumePoint(p)); // the count survives a crash
+    const wait = retryDelaySeconds({ progressed, failures: p.attempts, base: o.retry_base, cap: o.retry_cap, retryAfter: failure.retryAfter });
+    log.info("download: retrying", { reason: failure.message, at: p.offset, in_s: Number(wait.toFixed(2)), without_progress: `${p.attempts}/${o.max_attempts}` });
+    await pause(wait * 1000, req.signal);
   }
 }
 
@@ -128,8 +158,11 @@ type Outcome = "done" | "restart" | { url: string };
 
 // One request: send, check the answer, stream the body into the part file.
 async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: string): Promise<Outcome> {
+  const known = req.expectedSize ?? p.total ?? p.hint;
+  // a server that ignored a Range once sends the whole file again
+  if (known !== undefined) checkBudget(req, p, p.ignoresRange ? known : known - p.offset);
   const ranged = p.offset > 0;
-  const headers: Record<string, string> = { ...t.headers, "accept-encoding": "identity" };
+  const headers: Record<string, string> = { "accept-encoding": "identity" };
   if (ranged) {
     headers.range = `bytes=${p.offset}-`;
     const validator = p.etag && !p.etag.startsWith("W/") ? p.etag : p.lastModified;
@@ -170,7 +203,7 @@ async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: st
     if (want !== undefined && p.offset < want) throw new DownloadNetwork(`body ended at ${p.offset} of ${want} bytes`);
     return "done";
   } catch (err) {
-    if (guard.stalled) throw new DownloadStalled(`slower than ${req.options.low_speed_limit} B/s for ${req.options.low_speed_time} s`);
+    if (guard.stalled) throw new DownloadStalled(`slower than ${formatBytes(guard.floor)}/s for ${req.options.low_speed_time} s`);
     throw err;
   } finally {
     guard.stop();
@@ -190,13 +223,18 @@ function answer(req: DownloadRequest, p: Part, res: Response, ranged: boolean): 
   const s = res.statusCode;
   const where = redact(req.url);
   if (s === 200) {
-    if (ranged) restart(p, "server answered 200 to a Range request");
+    if (ranged) {
+      restart(p, "server answered 200 to a Range request");
+      p.ignoresRange = true;
+    }
     p.etag = header(res, "etag");
     p.lastModified = header(res, "last-modified");
     const length = Number(header(res, "content-length") ?? NaN);
     p.hint = Number.isFinite(length) ? length : undefined;
-    checkSpace(req, p);
     if (length > req.options.max_file_size) throw new DownloadTooLarge(`${where} is ${length} bytes, over max_file_size ${req.options.max_file_size}`);
+    if (req.expectedSize !== undefined && length > req.expectedSize) throw new DownloadTooLarge(`${where} is larger than the declared size ${req.expectedSize} (Content-Length ${length})`);
+    checkSpace(req, p);
+    checkBudget(req, p, req.expectedSize ?? p.hint ?? 0);
     return "stream";
   }
   if (s === 206) {
@@ -215,9 +253,7 @@ function answer(req: DownloadRequest, p: Part, res: Response, ranged: boolean): 
   if (s === 416 && ranged) return "check-disk";
   if (s === 403 && req.refreshUrl) return "refresh";
   if (s === 408 || s === 429 || s >= 500) {
-    const err = new DownloadHttpTransient(`HTTP ${s} from ${where}`);
-    Object.assign(err, { retryAfter: retryAfterSeconds(header(res, "retry-after"), Date.now()) });
-    throw err;
+    throw new DownloadHttpTransient(`HTTP ${s} from ${where}`, { retryAfter: retryAfterSeconds(header(res, "retry-after"), Date.now()) });
   }
   throw new DownloadHttp(`HTTP ${s} from ${where}`);
 }
@@ -243,19 +279,15 @@ async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array): Promise
   const o = req.options;
   if (p.syncError) throw p.syncError;
   const end = p.offset + chunk.length;
-  const size = req.expectedSize ?? p.total ?? p.hint;
-  if (size !== undefined && p.fetched > o.budget_factor * size) {
-    throw new DownloadBudget(`fetched ${p.fetched} bytes for a ${size}-byte file (budget_factor ${o.budget_factor})`);
-  }
+  // Past the size the job or a 206's Content-Range declared: a server that lies.
+  const declared = req.expectedSize ?? p.total;
+  if (declared !== undefined && end > declared) throw new DownloadTooLarge(`${redact(req.url)} is larger than the declared size ${declared}`);
   if (end > o.max_file_size) throw new DownloadTooLarge(`${redact(req.url)} sent more than max_file_size ${o.max_file_size} bytes`);
-  // Past the size the job or a 206's Content-Range announced: a server that lies.
-  const cap = req.expectedSize ?? p.total;
-  if (cap !== undefined && end > cap) throw new DownloadTooLarge(`${redact(req.url)} sent more than the expected ${cap} bytes`);
+  checkBudget(req, p, 0);
   try {
     writeSync(p.fd, chunk, 0, chunk.length, p.offset);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOSPC") throw new DownloadNoSpace(`disk full writing ${req.partPath}`, { cause: err });
-    throw err;
+    throw storageError(err, req.partPath) ?? err;
   }
   p.hash.update(chunk);
   p.offset = end;
@@ -264,11 +296,25 @@ async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array): Promise
   if (!p.syncing && (end - p.checkpointed >= o.sync_interval || now - p.checkpointAt >= CHECKPOINT_MS)) checkpoint(req, p);
   if (p.syncing && end - p.checkpointed >= 1.5 * o.sync_interval) await settled(p);
   if (req.onProgress && now - p.progressAt >= 1000) {
-    req.onProgress({ bytes: end, total: size, bytesPerSecond: ((end - p.progressBytes) * 1000) / (now - p.progressAt) });
+    req.onProgress({ bytes: end, total: req.expectedSize ?? p.total ?? p.hint, bytesPerSecond: ((end - p.progressBytes) * 1000) / (now - p.progressAt) });
     p.progressAt = now;
     p.progressBytes = end;
   }
   if (o.bandwidth_limit > 0) await throttle(p, chunk.length, o.bandwidth_limit, req.signal);
+}
+
+// The data budget: the bytes fetched for this job (restarts and earlier runs included) stay
+// within budget_factor × the size. An attempt whose `need` bytes would pass it is not made,
+// or its body not read, so the budget stops the download before it is spent.
+function checkBudget(req: DownloadRequest, p: Part, need: number): void {
+  const size = req.expectedSize ?? p.total ?? p.hint;
+  if (size === undefined) return;
+  const factor = req.options.budget_factor;
+  const budget = Math.floor(factor * size);
+  if (p.fetched + need > budget) {
+    const what = need > 0 ? `the ${need} bytes still needed would pass the data budget` : "over the data budget";
+    throw new DownloadBudget(`${what}: ${p.fetched} bytes already fetched for a ${size}-byte file, at most ${budget} (budget_factor ${factor})`);
+  }
 }
 
 const pace = new WeakMap<Part, { since: number; bytes: number }>();
@@ -283,18 +329,21 @@ async function throttle(p: Part, n: number, limit: number, signal?: AbortSignal)
   if (ahead > 20) await pause(ahead, signal);
 }
 
-// Abort the attempt when fewer than low_speed_limit bytes/s arrive over low_speed_time.
-function lowSpeedGuard(o: Config["download"], p: Part, ac: AbortController): { stalled: boolean; stop(): void } {
-  const g = { stalled: false, stop: () => {} };
-  if (o.low_speed_limit <= 0) return g;
+// Abort the attempt when fewer than the floor's bytes/s arrive over low_speed_time: the
+// low_speed_limit, but at most half a bandwidth_limit (otter's own pace must never trip it).
+function lowSpeedGuard(o: Config["download"], p: Part, ac: AbortController): { stalled: boolean; floor: number; stop(): void } {
+  const floor = o.bandwidth_limit > 0 ? Math.min(o.low_speed_limit, o.bandwidth_limit / 2) : o.low_speed_limit;
+  const g = { stalled: false, floor, stop: () => {} };
+  if (floor <= 0) return g;
   const windowMs = o.low_speed_time * 1000;
-  const samples: { t: number; b: number }[] = [{ t: Date.now(), b: p.offset }];
+  // bytes received (fetched), not the offset: a restart from zero is no stall
+  const samples: { t: number; b: number }[] = [{ t: Date.now(), b: p.fetched }];
   const timer = setInterval(() => {
     const now = Date.now();
-    samples.push({ t: now, b: p.offset });
+    samples.push({ t: now, b: p.fetched });
     while (samples.length > 2 && now - samples[1]!.t >= windowMs) samples.shift();
     const first = samples[0]!;
-    if (now - first.t >= windowMs && p.offset - first.b < (o.low_speed_limit * (now - first.t)) / 1000) {
+    if (now - first.t >= windowMs && p.fetched - first.b < (floor * (now - first.t)) / 1000) {
       g.stalled = true;
       ac.abort();
     }
@@ -303,16 +352,18 @@ function lowSpeedGuard(o: Config["download"], p: Part, ac: AbortController): { s
   return g;
 }
 
-/** Map anything thrown during an attempt to an OtterError. */
-function classify(err: unknown, signal?: AbortSignal): OtterError {
-  if (signal?.aborted) return new Cancelled("download cancelled", { cause: err });
+/** Map anything thrown during an attempt (which got `received` body bytes) to an OtterError. */
+function classify(err: unknown, req: DownloadRequest, url: string, received: number): OtterError {
+  if (req.signal?.aborted) return new Cancelled("download cancelled", { cause: err });
   if (err instanceof OtterError) return err;
   const code = (err as { code?: string }).code ?? "";
-  const msg = describe(err);
-  if (code === "UND_ERR_BODY_TIMEOUT" || code === "UND_ERR_HEADERS_TIMEOUT") return new DownloadStalled(`no data for too long (${msg})`, { cause: err });
-  if (code === "ENOSPC") return new DownloadNoSpace(msg, { cause: err });
-  if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL/.test(code)) return new DownloadHttp(`TLS: ${msg} (${code}); check [download] cafile`, { cause: err });
-  return new DownloadNetwork(`${msg}${code ? ` (${code})` : ""}`, { cause: err });
+  const after = received ? ` after ${formatBytes(received)}` : "";
+  if (code === "UND_ERR_BODY_TIMEOUT") return new DownloadStalled(`no data for ${req.options.stall_timeout} s${after}`, { cause: err });
+  if (code === "UND_ERR_HEADERS_TIMEOUT") return new DownloadStalled(`no response headers within ${req.options.connect_timeout} s`, { cause: err });
+  const storage = storageError(err, req.partPath);
+  if (storage) return storage;
+  if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL/.test(code)) return new DownloadHttp(`TLS: ${describeNetworkError(err, url)}; check [download] cafile`, { cause: err });
+  return new DownloadNetwork(describeNetworkError(err, url, received), { cause: err });
 }
 
 // Wait, but stop with Cancelled as soon as the job is cancelled or otter stops.

@@ -30,6 +30,8 @@ export interface Part {
   total?: number;
   /** a 200's Content-Length: a hint for the space check and budget only, never trusted */
   hint?: number;
+  /** the server answered a Range request with the whole file (200) */
+  ignoresRange?: boolean;
   fetched: number;
   attempts: number;
   checkpointed: number;

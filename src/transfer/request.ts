@@ -16,8 +16,10 @@ export interface ResumePoint {
 }
 export interface DownloadProgress { bytes: number; total?: number; bytesPerSecond: number }
 export interface DownloadRequest {
-  /** https://, http:// (only if options.allow_http), file:// (only if allow_http) or an absolute path */
+  /** https://, http:// (only if options.allow_http), file:// or an absolute path (only if allowLocal) */
   url: string;
+  /** the offer comes from a local source (a file:// channel, otter install PATH): local files may be read */
+  allowLocal?: boolean;
   /** where bytes land (the caller renames it after verification) */
   partPath: string;
   expectedSize?: number;
@@ -33,5 +35,7 @@ export interface DownloadRequest {
   /** after the part file is fsynced up to r.bytes (every options.sync_interval bytes or CHECKPOINT_MS) */
   onCheckpoint?: (r: ResumePoint) => void | Promise<void>;
   options: Config["download"];
+  /** origins that get [download] headers, the client certificate and URL userinfo (credentials.ts) */
+  credentialOrigins?: readonly string[];
 }
 export interface DownloadResult { path: string; size: number; sha256: string; fetched: number }

@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     expectedSize: size ? Number(size) : undefined,
     resume,
     options: loadConfig(config!).download,
+    credentialOrigins: /^https?:/.test(url!) ? [new URL(url!).origin] : [], // the URL given is the one configured
     onCheckpoint: journal ? (r) => writeFileAtomic(journal, JSON.stringify(r)) : undefined,
   });
   process.stdout.write(JSON.stringify(result) + "\n");

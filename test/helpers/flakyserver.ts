@@ -9,6 +9,8 @@ export interface Seen {
   headers: Record<string, string>;
   /** CN of the client certificate (TLS with requestCert) */
   clientCN?: string;
+  /** ms epoch the request's headers arrived */
+  at: number;
 }
 
 export interface ServeOptions {
@@ -48,17 +50,20 @@ export interface Running {
   seen: Seen[];
   /** bytes of file bodies written to sockets */
   sent: number;
+  /** ms epoch of each connection the server cut on purpose (dropAt) */
+  drops: number[];
   close(): Promise<void>;
 }
 
-export interface TlsOptions { key: string; cert: string; ca?: string; requestCert?: boolean }
+/** requestCert: ask for a client certificate and refuse a client without one, unless optionalCert */
+export interface TlsOptions { key: string; cert: string; ca?: string; requestCert?: boolean; optionalCert?: boolean }
 
 const REASONS: Record<number, string> = { 200: "OK", 206: "Partial Content", 403: "Forbidden", 404: "Not Found", 416: "Range Not Satisfiable", 429: "Too Many Requests", 500: "Internal Server Error", 503: "Service Unavailable" };
 
 /** Start a server on 127.0.0.1 with a random port. */
 export async function startServer(handler: Handler, tls?: TlsOptions): Promise<Running> {
   const sockets = new Set<Socket>();
-  const running: Running = { url: "", seen: [], sent: 0, close: async () => {} };
+  const running: Running = { url: "", seen: [], sent: 0, drops: [], close: async () => {} };
   const onSocket = (sock: Socket) => {
     sockets.add(sock);
     sock.on("close", () => sockets.delete(sock));
@@ -76,7 +81,7 @@ export async function startServer(handler: Handler, tls?: TlsOptions): Promise<R
         const i = h.indexOf(":");
         headers[h.slice(0, i).trim().toLowerCase()] = h.slice(i + 1).trim();
       }
-      const seen: Seen = { method: method!, path: path!, headers };
+      const seen: Seen = { method: method!, path: path!, headers, at: Date.now() };
       const peer = (sock as TLSSocket).getPeerCertificate?.();
       if (peer && peer.subject) seen.clientCN = peer.subject.CN as string;
       running.seen.push(seen);
@@ -85,7 +90,7 @@ export async function startServer(handler: Handler, tls?: TlsOptions): Promise<R
     sock.on("data", onData);
   };
   const server: Server = tls
-    ? createTls({ key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: !!tls.requestCert, rejectUnauthorized: !!tls.requestCert }, onSocket)
+    ? createTls({ key: tls.key, cert: tls.cert, ca: tls.ca, requestCert: !!tls.requestCert, rejectUnauthorized: !!tls.requestCert && !tls.optionalCert }, onSocket)
     : createNet(onSocket);
   await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
   const port = (server.address() as { port: number }).port;
@@ -145,6 +150,7 @@ async function pump(sock: Socket, file: Uint8Array, start: number, o: ServeOptio
   if (o.stallAt !== undefined && o.stallAt < file.length) return; // keep the socket open, silent
   if (o.dropAt !== undefined && o.dropAt < file.length) {
     await new Promise((res) => setTimeout(res, 10));
+    running.drops.push(Date.now());
     sock.destroy();
     return;
   }

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { OtterError } from "../../../src/base/errors.ts";
 import { bootId } from "../../../src/base/proc.ts";
 import { parseConfig, type Config } from "../../../src/config/config.ts";
+import { originOf } from "../../../src/transfer/credentials.ts";
 import { download } from "../../../src/transfer/download.ts";
 import type { DownloadRequest, ResumePoint } from "../../../src/transfer/request.ts";
 import { startConnectProxy, startServer, type Handler, type Running } from "../../helpers/flakyserver.ts";
@@ -35,8 +36,10 @@ async function serve(handler: Handler, tls?: Parameters<typeof startServer>[1]):
   return s;
 }
 
+// A request whose own origin is the configured one (credentials go there).
 function request(url: string, o: Partial<DownloadRequest> = {}): DownloadRequest {
-  return { url, partPath: join(tempDir(), "file.part"), expectedSize: FILE.length, sha256: SHA, options: options(), ...o };
+  const origin = originOf(url);
+  return { url, partPath: join(tempDir(), "file.part"), expectedSize: FILE.length, sha256: SHA, options: options(), credentialOrigins: origin ? [origin] : [], ...o };
 }
 
 async function failure(p: Promise<unknown>): Promise<OtterError> {
@@ -335,6 +338,33 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(err.code).toBe("DOWNLOAD_BUDGET");
   });
 
+  test("a body larger than the declared size says so (not a budget error), with or without Content-Length", async () => {
+    const s = await serve((req, r) => r.serve(FILE, { noLength: req.path === "/nolength" }));
+    for (const path of ["/f", "/nolength"]) {
+      const err = await failure(download(request(`${s.url}${path}`, { expectedSize: 10 })));
+      expect(err.code).toBe("DOWNLOAD_TOO_LARGE");
+      expect(err.message).toContain("larger than the declared size 10");
+    }
+  });
+
+  test("an offer over max_file_size is refused before any request", async () => {
+    const s = await serve((_, r) => r.serve(FILE));
+    const err = await failure(download(request(`${s.url}/f`, { options: options("max_file_size = 1M") })));
+    expect(err.code).toBe("DOWNLOAD_TOO_LARGE");
+    expect(err.message).toContain("nothing was fetched");
+    expect(s.seen.length).toBe(0);
+  });
+
+  test("the data budget is never passed: an attempt whose rest would pass it is not read", async () => {
+    const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"', dropAt: Math.floor(FILE.length * 0.83), ignoreRange: true }));
+    const seen: ResumePoint[] = [];
+    const err = await failure(download(request(`${s.url}/f`, { options: options("budget_factor = 1.5"), onCheckpoint: (r) => void seen.push(r) })));
+    expect(err.code).toBe("DOWNLOAD_BUDGET");
+    expect(err.message).toContain("would pass the data budget");
+    expect(s.seen.length).toBe(2); // the drop, then the 200 that would restart from zero: refused before its body
+    expect(seen.at(-1)!.fetched).toBeLessThanOrEqual(FILE.length * 1.5);
+  });
+
   test("cancel stops a stalled download promptly with Cancelled", async () => {
     const s = await serve((_, r) => r.serve(FILE, { stallAt: MiB }));
     const ac = new AbortController();
@@ -349,7 +379,6 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(err.code).toBe("DOWNLOAD_HTTP");
     expect(err.message).toContain("allow_http");
     expect((await failure(download(request("relative/file.bin")))).code).toBe("DOWNLOAD_HTTP");
-    expect((await failure(download(request("file:///etc/hostname", { options: options("allow_http = false") })))).code).toBe("DOWNLOAD_HTTP");
   });
 
   test("extra headers from [download] headers are sent", async () => {
@@ -357,6 +386,31 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     await download(request(`${s.url}/f`, { options: options("headers =\n  Authorization: Bearer t0k\n  X-Device: d1") }));
     expect(s.seen[0]!.headers.authorization).toBe("Bearer t0k");
     expect(s.seen[0]!.headers["x-device"]).toBe("d1");
+  });
+
+  test("credentials stay with their origin: a redirect elsewhere drops headers, userinfo and the client certificate", async () => {
+    const dir = tempDir();
+    const ca = makeCA(dir, "cred-ca");
+    const srv = serverCert(dir, ca);
+    const dev = clientCert(dir, ca, "device-c");
+    const other = await serve((_, r) => r.serve(FILE), { key: srv.key, cert: srv.cert, ca: ca.cert, requestCert: true, optionalCert: true });
+    const home = await serve((req, r) => (req.path === "/same" ? r.status(302, { Location: "/f" }) : req.path === "/away" ? r.status(302, { Location: `${other.url}/f` }) : r.serve(FILE)),
+      { key: srv.key, cert: srv.cert, ca: ca.cert, requestCert: true, optionalCert: true });
+    const o = options(`cafile = ${ca.certFile}\ncertfile = ${dev.certFile}\nkeyfile = ${dev.keyFile}\nheaders =\n  X-Api-Key: k3y`);
+    const withUser = (path: string) => home.url.replace("https://", "https://dev:pa%40ss@") + path;
+    await download(request(withUser("/same"), { options: o, credentialOrigins: [home.url] }));
+    expect(home.seen.map((q) => [q.path, q.headers["x-api-key"], q.headers.authorization, q.clientCN])).toEqual([
+      ["/same", "k3y", `Basic ${Buffer.from("dev:pa@ss").toString("base64")}`, "device-c"],
+      ["/f", "k3y", `Basic ${Buffer.from("dev:pa@ss").toString("base64")}`, "device-c"],
+    ]);
+    await download(request(withUser("/away"), { options: o, credentialOrigins: [home.url] }));
+    expect(home.seen.at(-1)!.headers["x-api-key"]).toBe("k3y");
+    // a file on another origin (a redirect, or a URL a manifest names) gets none of them
+    await download(request(`${other.url}/f`, { options: o, credentialOrigins: [home.url] }));
+    expect(other.seen.length).toBe(2);
+    for (const q of other.seen) {
+      expect([q.headers["x-api-key"], q.headers.authorization, q.clientCN]).toEqual([undefined, undefined, undefined]);
+    }
   });
 
   test("HTTPS_PROXY tunnels the download; NO_PROXY bypasses it", async () => {
@@ -396,12 +450,17 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(err.message).toContain("allow_http");
   });
 
-  test("a local file (absolute path) is copied and hashed", async () => {
+  test("a local file (absolute path or file://) is copied and hashed, for a local source only", async () => {
     const dir = tempDir();
     writeFileSync(join(dir, "src.bin"), FILE);
-    const res = await download(request(join(dir, "src.bin")));
+    const res = await download(request(join(dir, "src.bin"), { allowLocal: true }));
     expect(res.sha256).toBe(SHA);
     expect(statSync(res.path).size).toBe(FILE.length);
+    for (const url of [join(dir, "src.bin"), `file://${dir}/src.bin`]) {
+      const err = await failure(download(request(url)));
+      expect(err.code).toBe("DOWNLOAD_HTTP");
+      expect(err.message).toContain("local files come only from a file:// channel or otter install PATH");
+    }
   });
 
   test("custom CA and client certificate (mutual TLS)", async () => {

@@ -1,7 +1,7 @@
 // The downloader's pure pieces: backoff, Retry-After, Content-Range, headers, progress text.
 import { describe, expect, test } from "bun:test";
 import { backoffSeconds, parseContentRange, retryAfterSeconds, retryDelaySeconds } from "../../../src/base/backoff.ts";
-import { parseHeaders } from "../../../src/transfer/http.ts";
+import { describeNetworkError, parseHeaders, redact } from "../../../src/transfer/http.ts";
 import { formatBytes, renderProgress } from "../../../src/transfer/progress.ts";
 
 describe("backoff", () => {
@@ -20,9 +20,18 @@ describe("backoff", () => {
     expect(retryAfterSeconds("Tue, 24 Nov 2026 01:00:00 GMT", now)).toBe(0);
     expect(retryAfterSeconds("soon", now)).toBeUndefined();
     expect(retryAfterSeconds(undefined, now)).toBeUndefined();
-    expect(retryDelaySeconds(0, 60, 600, 5000)).toBe(600);
-    expect(retryDelaySeconds(0, 60, 600, 7)).toBe(7);
-    expect(retryDelaySeconds(1, 60, 600, undefined, 0.5)).toBe(60);
+  });
+
+  test("the retry rule: Retry-After wins, 1-2 s after progress, full-jitter backoff without", () => {
+    const rule = { base: 60, cap: 600 };
+    expect(retryDelaySeconds({ ...rule, progressed: false, failures: 1, retryAfter: 5000 })).toBe(600);
+    expect(retryDelaySeconds({ ...rule, progressed: true, failures: 0, retryAfter: 7 })).toBe(7);
+    expect(retryDelaySeconds({ ...rule, progressed: true, failures: 0, random: 0 })).toBe(1);
+    expect(retryDelaySeconds({ ...rule, progressed: true, failures: 0, random: 0.999 })).toBeCloseTo(2, 2);
+    expect(retryDelaySeconds({ ...rule, progressed: false, failures: 1, random: 0.5 })).toBe(30);
+    expect(retryDelaySeconds({ ...rule, progressed: false, failures: 3, random: 0.5 })).toBe(120);
+    expect(retryDelaySeconds({ ...rule, progressed: false, failures: 9, random: 1 })).toBe(600);
+    expect(retryDelaySeconds({ base: 0.05, cap: 0.2, progressed: true, failures: 0, random: 0.5 })).toBe(0.2); // the cap bounds every wait
   });
 
   test("Content-Range", () => {
@@ -38,6 +47,30 @@ describe("headers", () => {
   test("Name: value lines; a bad line names the key and shows an example", () => {
     expect(parseHeaders(["Authorization: Bearer a:b", "X-Y:z"])).toEqual({ authorization: "Bearer a:b", "x-y": "z" });
     expect(() => parseHeaders(["no colon here"])).toThrow(/\[download\] headers: expected "Name: value"/);
+  });
+});
+
+describe("network errors in otter's words", () => {
+  const err = (code: string, message: string) => Object.assign(new TypeError(message), { code });
+  test("both engines' codes read alike, with what the attempt got", () => {
+    const bun = err("ECONNRESET", "ECONNRESET: The socket connection was closed unexpectedly. For more information, pass `verbose: true` in the second argument to fetch()");
+    const undici = err("UND_ERR_SOCKET", "other side closed");
+    for (const e of [bun, undici]) expect(describeNetworkError(e, "http://h:8/f", 2 ** 20)).toBe("connection reset by the server after 1.0 MiB");
+    expect(describeNetworkError(err("ECONNREFUSED", "connect ECONNREFUSED 127.0.0.1:9"), "http://127.0.0.1:9/f", 0)).toBe("connection refused by 127.0.0.1:9");
+    expect(describeNetworkError(err("ENOTFOUND", "getaddrinfo ENOTFOUND x.invalid"), "https://x.invalid/f")).toBe("host not found: x.invalid");
+  });
+
+  test("an unknown error keeps its text, never a runtime's advice, capped", () => {
+    const odd = err("ERR_ODD", `Weird: ${"x".repeat(500)}. For more information, pass \`verbose: true\` in the second argument to fetch()`);
+    const text = describeNetworkError(odd, "http://h/f");
+    expect(text).not.toContain("verbose");
+    expect(text.length).toBeLessThan(200);
+    expect(text).toContain("(ERR_ODD)");
+  });
+
+  test("URLs in messages: no userinfo, no query, capped", () => {
+    expect(redact("https://u:p@h:8/a/b?X-Amz-Signature=s")).toBe("https://h:8/a/b");
+    expect(redact(`https://h/${"a".repeat(5000)}`).length).toBeLessThan(170);
   });
 });
 
