@@ -53,9 +53,3 @@ export class LineTail {
     this.onLine?.(line);
   }
 }
-
-/** Untrusted text (an archive entry's name) for a one-line message: quoted, control and bidi characters escaped, at most `max` characters. */
-export function quote(text: string, max = 80): string {
-  const cut = text.length > max ? `${text.slice(0, max - 1)}…` : text;
-  return JSON.stringify(cut).replace(/[\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
-}

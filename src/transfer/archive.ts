@@ -6,7 +6,7 @@ import { closeSync, constants, fstatSync, openSync, readSync, rmSync } from "nod
 import { basename, resolve } from "node:path";
 import { crc32 } from "node:zlib";
 import { ArchiveUnsafe, OtterError } from "../base/errors.ts";
-import { quote } from "../base/lines.ts";
+import { shown } from "../base/printable.ts";
 import { freshDir } from "../base/ownfiles.ts";
 import { TarReader, type TarEntry } from "./tar.ts";
 import { UnpackDir, type Stream, type UnpackLimits } from "./unpackdir.ts";
@@ -99,12 +99,12 @@ async function unzip(fd: number, size: number, out: UnpackDir): Promise<void> {
   const starts = dataStarts(read, entries, end);
   for (const [i, e] of entries.entries()) {
     out.count(2 * e.meta); // the central directory entry and the local header
-    if (e.encrypted) throw new ArchiveUnsafe(`zip entry ${quote(e.name)} is encrypted; refused`);
+    if (e.encrypted) throw new ArchiveUnsafe(`zip entry ${shown(e.name)} is encrypted; refused`);
     if (e.type === "dir") {
       out.dir(e.name);
       continue;
     }
-    if (e.type === "other") throw new ArchiveUnsafe(`${quote(e.name)}: device, fifo or socket entry refused`);
+    if (e.type === "other") throw new ArchiveUnsafe(`${shown(e.name)}: device, fifo or socket entry refused`);
     const sink = e.type === "symlink" ? out.symlinkFromData(e.name) : out.file(e.name, e.mode || 0o644);
     await entryData(fd, starts[i]!, e, sink);
   }
@@ -117,7 +117,7 @@ async function entryData(fd: number, start: number, e: ZipEntry, sink: Stream): 
   let ended = e.method === 0;
   const take = (chunk: Uint8Array) => {
     n += chunk.length;
-    if (n > e.usize) throw new ArchiveUnsafe(`zip entry ${quote(e.name)} unpacks to more than the ${e.usize} bytes it declares; refused`);
+    if (n > e.usize) throw new ArchiveUnsafe(`zip entry ${shown(e.name)} unpacks to more than the ${e.usize} bytes it declares; refused`);
     crc = crc32(chunk, crc);
     sink.data(chunk);
   };
@@ -130,9 +130,9 @@ async function entryData(fd: number, start: number, e: ZipEntry, sink: Stream): 
       if (final) ended = true;
     });
     push = (chunk, final) => inflate.push(chunk, final);
-  } else throw new ArchiveUnsafe(`zip entry ${quote(e.name)}: compression method ${e.method} not supported (stored or deflate only)`);
-  await decode(fd, start, e.csize, `zip entry ${quote(e.name)}`, push);
-  if (!ended || n !== e.usize || crc !== e.crc) throw new ArchiveUnsafe(`zip entry ${quote(e.name)} is corrupt (size or CRC does not match the directory)`);
+  } else throw new ArchiveUnsafe(`zip entry ${shown(e.name)}: compression method ${e.method} not supported (stored or deflate only)`);
+  await decode(fd, start, e.csize, `zip entry ${shown(e.name)}`, push);
+  if (!ended || n !== e.usize || crc !== e.crc) throw new ArchiveUnsafe(`zip entry ${shown(e.name)} is corrupt (size or CRC does not match the directory)`);
   sink.end();
 }
 
@@ -162,7 +162,7 @@ function tar(out: UnpackDir): Stream {
       else if (e.type === "dir") out.dir(e.path);
       else if (e.type === "symlink") out.symlink(e.path, e.linkpath);
       else if (e.type === "hardlink") out.hardlink(e.path, e.linkpath);
-      else throw new ArchiveUnsafe(`${quote(e.path)}: device, fifo or unknown entry type "${e.flag}" refused`);
+      else throw new ArchiveUnsafe(`${shown(e.path)}: device, fifo or unknown entry type "${e.flag}" refused`);
     },
     data: (chunk) => current!.data(chunk),
     end: () => current?.end(),

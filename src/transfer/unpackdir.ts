@@ -6,7 +6,7 @@
 import { closeSync, linkSync, mkdirSync, realpathSync, symlinkSync, writeSync } from "node:fs";
 import { join, posix, relative } from "node:path";
 import { ArchiveUnsafe, DownloadNoSpace, OtterError } from "../base/errors.ts";
-import { quote } from "../base/lines.ts";
+import { shown } from "../base/printable.ts";
 import { createExclusive } from "../base/ownfiles.ts";
 
 export interface UnpackLimits {
@@ -47,13 +47,13 @@ export class UnpackDir {
   // names that could land outside or that no file system takes.
   private rel(name: string, root = false): string {
     if (name.includes("\0")) throw new ArchiveUnsafe(`entry name with a NUL byte refused`);
-    if (name.startsWith("/") || /^[A-Za-z]:/.test(name) || name.startsWith("\\")) throw new ArchiveUnsafe(`absolute path ${quote(name)} refused`);
+    if (name.startsWith("/") || /^[A-Za-z]:/.test(name) || name.startsWith("\\")) throw new ArchiveUnsafe(`absolute path ${shown(name)} refused`);
     const parts = name.split(/[/\\]+/).filter((p) => p !== "" && p !== ".");
-    if (parts.includes("..")) throw new ArchiveUnsafe(`path with ".." (${quote(name)}) refused`);
+    if (parts.includes("..")) throw new ArchiveUnsafe(`path with ".." (${shown(name)}) refused`);
     if (parts.length === 0 && !root) throw new ArchiveUnsafe(`empty entry name refused`);
-    if (parts.some((p) => Buffer.byteLength(p) > NAME_MAX)) throw new ArchiveUnsafe(`${quote(name)}: a name in it is longer than ${NAME_MAX} bytes; refused`);
+    if (parts.some((p) => Buffer.byteLength(p) > NAME_MAX)) throw new ArchiveUnsafe(`${shown(name)}: a name in it is longer than ${NAME_MAX} bytes; refused`);
     const rel = parts.join("/");
-    if (Buffer.byteLength(rel) > PATH_MAX) throw new ArchiveUnsafe(`${quote(name)}: path longer than ${PATH_MAX} bytes; refused`);
+    if (Buffer.byteLength(rel) > PATH_MAX) throw new ArchiveUnsafe(`${shown(name)}: path longer than ${PATH_MAX} bytes; refused`);
     return rel;
   }
 
@@ -78,10 +78,10 @@ export class UnpackDir {
       if (err instanceof OtterError) throw err;
       const code = (err as NodeJS.ErrnoException).code ?? "error";
       if (code === "ENOSPC" || code === "EDQUOT") {
-        throw new DownloadNoSpace(`no space left on device to ${what} ${quote(name)} in ${this.dest}; free space in download_location`, { cause: err });
+        throw new DownloadNoSpace(`no space left on device to ${what} ${shown(name)} in ${this.dest}; free space in download_location`, { cause: err });
       }
-      if (code === "EEXIST") throw new ArchiveUnsafe(`${quote(name)} appears twice or collides with another entry; refused`, { cause: err });
-      throw new ArchiveUnsafe(`cannot ${what} ${quote(name)}: ${code}`, { cause: err });
+      if (code === "EEXIST") throw new ArchiveUnsafe(`${shown(name)} appears twice or collides with another entry; refused`, { cause: err });
+      throw new ArchiveUnsafe(`cannot ${what} ${shown(name)}: ${code}`, { cause: err });
     }
   }
 
@@ -92,8 +92,8 @@ export class UnpackDir {
     for (let i = 1; i < parts.length; i++) {
       const sub = parts.slice(0, i).join("/");
       if (this.dirs.has(sub)) continue;
-      if (this.others.get(sub) === "link") throw new ArchiveUnsafe(`${quote(name)} passes through a symlink; refused`);
-      if (this.others.has(sub)) throw new ArchiveUnsafe(`${quote(name)} passes through the file ${quote(sub)}; refused`);
+      if (this.others.get(sub) === "link") throw new ArchiveUnsafe(`${shown(name)} passes through a symlink; refused`);
+      if (this.others.has(sub)) throw new ArchiveUnsafe(`${shown(name)} passes through the file ${shown(sub)}; refused`);
       this.inode();
       this.fs(name, "create the folder for", () => mkdirSync(join(this.dest, sub), { mode: 0o755 }));
       this.dirs.add(sub);
@@ -103,7 +103,7 @@ export class UnpackDir {
   // A new name for a file or link: not taken, its folders made.
   private claim(name: string, kind: "file" | "link"): string {
     const rel = this.rel(name);
-    if (this.dirs.has(rel) || this.others.has(rel)) throw new ArchiveUnsafe(`${quote(name)} appears twice or collides with another entry; refused`);
+    if (this.dirs.has(rel) || this.others.has(rel)) throw new ArchiveUnsafe(`${shown(name)} appears twice or collides with another entry; refused`);
     this.parents(name, rel);
     this.inode();
     this.others.set(rel, kind);
@@ -114,7 +114,7 @@ export class UnpackDir {
   dir(name: string): void {
     const rel = this.rel(name, true);
     if (this.dirs.has(rel)) return; // listed again, or after a file inside it
-    if (this.others.has(rel)) throw new ArchiveUnsafe(`${quote(name)} appears twice or collides with another entry; refused`);
+    if (this.others.has(rel)) throw new ArchiveUnsafe(`${shown(name)} appears twice or collides with another entry; refused`);
     this.parents(name, rel);
     this.inode();
     this.fs(name, "create the folder", () => mkdirSync(join(this.dest, rel), { mode: 0o755 }));
@@ -140,11 +140,11 @@ export class UnpackDir {
   }
 
   symlink(name: string, to: string): void {
-    if (to.startsWith("/")) throw new ArchiveUnsafe(`symlink ${quote(name)} → ${quote(to)} (absolute) refused`);
-    if (to === "" || to.includes("\0") || Buffer.byteLength(to) > LINK_MAX) throw new ArchiveUnsafe(`symlink ${quote(name)}: empty, NUL or over-long target refused`);
+    if (to.startsWith("/")) throw new ArchiveUnsafe(`symlink ${shown(name)} → ${shown(to)} (absolute) refused`);
+    if (to === "" || to.includes("\0") || Buffer.byteLength(to) > LINK_MAX) throw new ArchiveUnsafe(`symlink ${shown(name)}: empty, NUL or over-long target refused`);
     const rel = this.rel(name);
     const resolved = posix.normalize(posix.join(posix.dirname(rel), to));
-    if (resolved === ".." || resolved.startsWith("../")) throw new ArchiveUnsafe(`symlink ${quote(name)} → ${quote(to)} leads out of the folder; refused`);
+    if (resolved === ".." || resolved.startsWith("../")) throw new ArchiveUnsafe(`symlink ${shown(name)} → ${shown(to)} leads out of the folder; refused`);
     this.claim(name, "link");
     this.fs(name, "create the symlink", () => symlinkSync(to, join(this.dest, rel)));
     this.links.push(rel);
@@ -157,7 +157,7 @@ export class UnpackDir {
     return {
       data: (chunk) => {
         size += chunk.length;
-        if (size > LINK_MAX) throw new ArchiveUnsafe(`symlink ${quote(name)}: target longer than ${LINK_MAX} bytes refused`);
+        if (size > LINK_MAX) throw new ArchiveUnsafe(`symlink ${shown(name)}: target longer than ${LINK_MAX} bytes refused`);
         this.count(chunk.length);
         parts.push(Buffer.from(chunk));
       },
@@ -167,7 +167,7 @@ export class UnpackDir {
 
   hardlink(name: string, to: string): void {
     const source = this.rel(to);
-    if (this.others.get(source) !== "file") throw new ArchiveUnsafe(`hard link ${quote(name)} → ${quote(to)}: not an earlier regular file; refused`);
+    if (this.others.get(source) !== "file") throw new ArchiveUnsafe(`hard link ${shown(name)} → ${shown(to)}: not an earlier regular file; refused`);
     const rel = this.claim(name, "file");
     this.fs(name, "create the hard link", () => linkSync(join(this.dest, source), join(this.dest, rel)));
   }
@@ -188,7 +188,7 @@ export class UnpackDir {
       } catch {
         continue; // dangling, and its text was checked to stay inside
       }
-      if (relative(this.dest, real).startsWith("..")) throw new ArchiveUnsafe(`symlink ${quote(link)} resolves outside the folder; refused`);
+      if (relative(this.dest, real).startsWith("..")) throw new ArchiveUnsafe(`symlink ${shown(link)} resolves outside the folder; refused`);
     }
   }
 }

@@ -4,7 +4,7 @@
 // local header before each entry's data must agree with the directory. Bytes in, entries
 // out: src/transfer/archive.ts decides what is safe to write.
 import { ArchiveUnsafe } from "../base/errors.ts";
-import { quote } from "../base/lines.ts";
+import { shown } from "../base/printable.ts";
 
 export interface ZipEntry {
   name: string;
@@ -109,19 +109,19 @@ function zip64Sizes(extra: Uint8Array, usize: number, csize: number, offset: num
  */
 export function dataStarts(read: Read, entries: ZipEntry[], end: number): number[] {
   const starts = entries.map((e) => {
-    if (e.offset + 30 > end) throw corrupt(`${quote(e.name)}: local header out of bounds`);
+    if (e.offset + 30 > end) throw corrupt(`${shown(e.name)}: local header out of bounds`);
     const h = read(e.offset, 30);
-    if (u32(h, 0) !== SIG.local) throw corrupt(`${quote(e.name)}: no local header where the central directory says`);
+    if (u32(h, 0) !== SIG.local) throw corrupt(`${shown(e.name)}: no local header where the central directory says`);
     const [n, x] = [u16(h, 26), u16(h, 28)];
     const start = e.offset + 30 + n + x;
-    if (start + e.csize > end) throw corrupt(`${quote(e.name)}: data out of bounds`);
-    if (Buffer.from(read(e.offset + 30, n)).toString("utf8") !== e.name) throw corrupt(`${quote(e.name)}: local header names another file`);
+    if (start + e.csize > end) throw corrupt(`${shown(e.name)}: data out of bounds`);
+    if (Buffer.from(read(e.offset + 30, n)).toString("utf8") !== e.name) throw corrupt(`${shown(e.name)}: local header names another file`);
     return start;
   });
   const order = entries.map((_, i) => i).sort((a, b) => entries[a]!.offset - entries[b]!.offset);
   for (let k = 1; k < order.length; k++) {
     const [prev, cur] = [order[k - 1]!, order[k]!];
-    if (starts[prev]! + entries[prev]!.csize > entries[cur]!.offset) throw new ArchiveUnsafe(`zip: entries ${quote(entries[prev]!.name)} and ${quote(entries[cur]!.name)} overlap; refused as a bomb`);
+    if (starts[prev]! + entries[prev]!.csize > entries[cur]!.offset) throw new ArchiveUnsafe(`zip: entries ${shown(entries[prev]!.name)} and ${shown(entries[cur]!.name)} overlap; refused as a bomb`);
   }
   return starts;
 }

@@ -179,7 +179,7 @@ describe("unpack: hostile archives", () => {
     expect(await refused(under.file, "tar.gz", join(under.dir, "out"))).toBe('"a/b" passes through the file "a"; refused');
     const long = archive("l.tar.gz", tgz([{ name: "x", type: "x", body: paxRecord("path", "n".repeat(300)) }, { name: "f", body: "F" }]));
     const message = await refused(long.file, "tar.gz", join(long.dir, "out"));
-    expect(message).toMatch(/^"n{79}…": a name in it is longer than 255 bytes; refused$/);
+    expect(message).toMatch(/^"n{79}…: a name in it is longer than 255 bytes; refused$/);
   });
 
   test("a hard link to a file outside", async () => {
