@@ -7,6 +7,7 @@
 import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { prng } from "../../test/helpers/prng.ts";
 import { buildDisk, buildGuest, CACHE, dumpImageDir, fsck, readImageFile, type Guest } from "./guest.ts";
 import { makeRelease, PowercutServer, type Kind, type Release } from "./server.ts";
 import { boot, chooseAccel, type Boot } from "./vm.ts";
@@ -60,18 +61,6 @@ export interface RunResult {
   /** uncut boot + update time, per kind (ms), from the calibration trials */
   uncutMs: Partial<Record<Kind, number>>;
   workDir: string;
-}
-
-/** mulberry32: a small seeded PRNG, so a seed replays the same cuts. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const STATE_LINE = / DEBUG +job \S+: (\w+)$/;

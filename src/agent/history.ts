@@ -1,14 +1,14 @@
 // Finished jobs, newest last, capped, for `otter status`: history.json in state_dir.
 import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
-import { array, object, optional, string, type Check } from "../base/shape.ts";
+import { array, longText, object, optional, shortText, type Check } from "../base/shape.ts";
 import { loadOwned, loadShared } from "../base/statefile.ts";
 import type { HistoryEntry } from "./journal.ts";
 
 const file = (dir: string) => join(dir, "history.json");
 
 const history: Check<HistoryEntry[]> = array(object({
-  id: string, version: string, channel: optional(string), status: string, state: string, message: string, code: optional(string), startedAt: string, endedAt: string,
+  id: shortText, version: shortText, channel: optional(shortText), status: shortText, state: shortText, message: longText, code: optional(shortText), startedAt: shortText, endedAt: shortText,
 }));
 
 /** The history; a missing file is empty, so is one of the wrong shape (with a warning; the next finished job moves it aside). */

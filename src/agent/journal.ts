@@ -8,7 +8,7 @@ import { writeFileAtomic } from "../base/atomic.ts";
 import { errorCodes, type ErrorCode } from "../base/errors.ts";
 import type { ProcessId } from "../base/proc.ts";
 import { printable, shown } from "../base/printable.ts";
-import { array, boolean, count, number, object, oneOf, optional, record, string, ShapeError, type Check } from "../base/shape.ts";
+import { array, boolean, count, longText, object, oneOf, optional, record, shortText, ShapeError, time, type Check } from "../base/shape.ts";
 import { loadOwned, loadShared } from "../base/statefile.ts";
 import type { SignatureSpec } from "../transfer/verify.ts";
 import type { DownloadResult, ResumePoint } from "../transfer/request.ts";
@@ -137,33 +137,40 @@ export class Journal {
 }
 
 // The journal's shape, field by field: what a start would otherwise trip over later (a string
-// job, an unknown state, `running: null`, a job without a url). The part file's path is only
-// checked to be a string here; whether it lies inside download_location is for the code that
-// opens it (states.ts, with the config at hand).
-const processId: Check<ProcessId> = object({ pid: count, startTicks: string, bootId: string });
-const signature: Check<SignatureSpec> = object({ value: string, algorithm: optional(string), certificate: optional(string) });
+// job, an unknown state, `running: null`, a job without a url, a time no Date can hold, a
+// megabyte-long version printed by status). The bounds are above anything otter writes
+// itself. The part file's path is only checked to be text here; whether it lies inside
+// download_location is for the code that opens it (states.ts, with the config at hand).
+const processId: Check<ProcessId> = object({ pid: count, startTicks: shortText, bootId: shortText });
+const signature: Check<SignatureSpec> = object({ value: longText, algorithm: optional(shortText), certificate: optional(longText) });
 const offer: Check<Offer> = object({
-  id: string, source: string, channel: optional(string), version: string, url: string,
-  size: optional(count), sha256: optional(string), signature: optional(signature), boards: optional(array(string)),
-  meta: string, force: boolean, archive: optional(oneOf(ARCHIVES)), inProgressState: optional(string),
+  id: shortText, source: shortText, channel: optional(shortText), version: shortText, url: longText,
+  size: optional(count), sha256: optional(shortText), signature: optional(signature), boards: optional(array(shortText)),
+  meta: longText, force: boolean, archive: optional(oneOf(ARCHIVES)), inProgressState: optional(longText),
 });
 const report: Check<Report> = object({
-  jobId: string, seq: count, status: oneOf(JOB_STATUSES), state: string, message: string, code: optional(string), details: optional(record(string)), at: string,
+  jobId: shortText, seq: count, status: oneOf(JOB_STATUSES), state: shortText, message: longText, code: optional(shortText), details: optional(record(longText)), at: shortText,
 });
 const resumePoint: Check<ResumePoint> = object({
-  bytes: count, etag: optional(string), lastModified: optional(string), fetched: count, attempts: count, boot: optional(string),
+  bytes: count, etag: optional(longText), lastModified: optional(longText), fetched: count, attempts: count, boot: optional(shortText),
 });
-const downloadResult: Check<DownloadResult> = object({ path: string, size: count, sha256: string, fetched: count });
-const outcome: Check<Outcome> = object({ status: oneOf<Outcome["status"]>(["SUCCEEDED", "FAILED", "REJECTED"]), state: string, message: string, code: optional(oneOf(errorCodes().map((c) => c.code))) });
+const downloadResult: Check<DownloadResult> = object({ path: shortText, size: count, sha256: shortText, fetched: count });
+const outcome: Check<Outcome> = object({ status: oneOf<Outcome["status"]>(["SUCCEEDED", "FAILED", "REJECTED"]), state: shortText, message: longText, code: optional(oneOf(errorCodes().map((c) => c.code))) });
 const state = oneOf(STATES);
-const jobRecord: Check<JobRecord> = object({
-  offer, state, startedAt: string, starts: record(count, state), hooks: record(object({ firstCall: number, retries: count })),
-  download: optional(object({ partPath: string, resume: optional(resumePoint), result: optional(downloadResult) })),
-  artifact: optional(string), refetches: optional(count), previousVersion: optional(string), outcome: optional(outcome), failedIn: optional(state), confirmedVersion: optional(string),
+const jobFields: Check<JobRecord> = object({
+  offer, state, startedAt: shortText, starts: record(count, state), hooks: record(object({ firstCall: time, retries: count })),
+  download: optional(object({ partPath: shortText, resume: optional(resumePoint), result: optional(downloadResult) })),
+  artifact: optional(shortText), refetches: optional(count), previousVersion: optional(shortText), outcome: optional(outcome), failedIn: optional(state), confirmedVersion: optional(shortText),
   pausedIn: optional(state), restartReturned: optional(boolean), restartWaits: optional(count), seq: count, hookProcess: optional(processId),
 });
+// The install hook is handed the verified artifact: a job in install without one is not a job otter wrote.
+const jobRecord: Check<JobRecord> = (v, at) => {
+  const job = jobFields(v, at);
+  if (job.state === "install" && job.artifact === undefined) throw new ShapeError(`${at}.artifact: expected the verified file a job in install hands to its hook, got nothing`);
+  return job;
+};
 const runningImage: Check<RunningImage> = object({
-  version: optional(string), channel: optional(string), installedAt: optional(number), seenAt: optional(number), readyFailed: optional(boolean), workloadDied: optional(boolean),
+  version: optional(shortText), channel: optional(shortText), installedAt: optional(time), seenAt: optional(time), readyFailed: optional(boolean), workloadDied: optional(boolean),
   reflashes: optional(count), workloadRunning: optional(boolean), workloadProcess: optional(processId),
 });
 const schema: Check<typeof SCHEMA_VERSION> = (v) => {

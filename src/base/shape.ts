@@ -18,12 +18,17 @@ function fail(at: string, expected: string, v: unknown): never {
 
 const is = <T>(expected: string, test: (v: unknown) => boolean): Check<T> => (v, at) => (test(v) ? (v as T) : fail(at, expected, v));
 
-export const string: Check<string> = is("a string", (v) => typeof v === "string");
+/** A string of at most `max` characters: a state file's strings are bounded like everything otter prints. */
+export const text = (max: number): Check<string> => is(`a string of at most ${max} characters`, (v) => typeof v === "string" && v.length <= max);
+/** Ids, versions, states, paths, times as text: otter writes none longer than 4096 characters. */
+export const shortText = text(4096);
+/** URLs, meta, messages, header values: at most 64 KiB. */
+export const longText = text(65536);
 export const boolean: Check<boolean> = is("true or false", (v) => typeof v === "boolean");
-/** A finite number (times in ms, sizes). */
-export const number: Check<number> = is("a number", (v) => typeof v === "number" && Number.isFinite(v));
 /** A whole number of at least 0 (counters, sizes, pids). */
 export const count: Check<number> = is("a whole number of at least 0", (v) => Number.isSafeInteger(v) && (v as number) >= 0);
+/** Milliseconds since the epoch, within what a Date can hold. */
+export const time: Check<number> = is("a time in ms since the epoch", (v) => Number.isSafeInteger(v) && Math.abs(v as number) <= 8.64e15);
 
 /** One of the given strings. */
 export function oneOf<const T extends string>(values: readonly T[]): Check<T> {
@@ -42,7 +47,7 @@ export function array<T>(check: Check<T>): Check<T[]> {
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 /** An object used as a map: every key `key` accepts, every value `value` accepts. */
-export function record<K extends string, T>(value: Check<T>, key: Check<K> = string as Check<K>): Check<Record<K, T>> {
+export function record<K extends string, T>(value: Check<T>, key: Check<K> = shortText as Check<K>): Check<Record<K, T>> {
   return (v, at) => {
     if (!isObject(v)) fail(at, "an object", v);
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [key(k, `${at} key`), value(x, `${at}.${k}`)])) as Record<K, T>;

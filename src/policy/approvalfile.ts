@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
 import { takeLock } from "../base/lock.ts";
 import { startTicks } from "../base/proc.ts";
-import { array, number, object, record, string, type Check } from "../base/shape.ts";
+import { array, object, record, shortText, time, type Check } from "../base/shape.ts";
 import { loadOwned, loadShared } from "../base/statefile.ts";
 import { sleep } from "../base/sleep.ts";
 import { EMPTY_APPROVALS } from "./approvals.ts";
@@ -20,7 +20,7 @@ const LOCK_FILE = "approvals.lock";
 const LOCK_WAIT_MS = 10_000;
 
 const approvals: Check<ApprovalState> = object({
-  approved: array(string), denied: array(string), pendingSince: record(number),
+  approved: array(shortText), denied: array(shortText), pendingSince: record(time),
 });
 
 /** The approval state as last written; empty when there is no file, or one not JSON or of the

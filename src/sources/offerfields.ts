@@ -53,7 +53,7 @@ export function offerFields(doc: Doc, base?: string): Omit<Offer, "id" | "source
   const signature = optional(doc, "signature", () => signatureOf(doc.signature));
   const boards = optional(doc, "boards", () => {
     const v = doc.boards;
-    if (!Array.isArray(v) || !v.length || !v.every(printable)) bad("boards", "a non-empty list of board names", v, '["rpi4", "turris-omnia"]');
+    if (!Array.isArray(v) || !v.length || !v.every((b) => printable(b) && b.length <= 128)) bad("boards", "a non-empty list of board names (printable, at most 128 characters each)", v, '["rpi4", "turris-omnia"]');
     return v as string[];
   });
   const meta = optional(doc, "meta", () => (typeof doc.meta === "string" ? doc.meta : JSON.stringify(doc.meta))) ?? "";

@@ -41,8 +41,11 @@ describe("class 6: state files of the wrong shape are moved aside with one line;
     ["an unknown state", { ...JOURNAL, job: { ...JOB, state: "flying" } }, 'job.state: expected one of versionCheck'],
     ["a counter of the wrong type", { ...JOURNAL, job: { ...JOB, seq: "1" } }, 'job.seq: expected a whole number of at least 0, got "1"'],
     ["running: null", { ...JOURNAL, running: null }, "running: expected an object, got null"],
-    ["a job without a url", { ...JOURNAL, job: { ...JOB, offer: { ...OFFER, url: undefined } } }, "job.offer.url: expected a string, got nothing"],
-    ["a report of the wrong shape", { ...JOURNAL, outbox: [{ jobId: 7 }] }, "outbox[0].jobId: expected a string, got 7"],
+    ["a job without a url", { ...JOURNAL, job: { ...JOB, offer: { ...OFFER, url: undefined } } }, "job.offer.url: expected a string of at most 65536 characters, got nothing"],
+    ["a report of the wrong shape", { ...JOURNAL, outbox: [{ jobId: 7 }] }, "outbox[0].jobId: expected a string of at most 4096 characters, got 7"],
+    ["an install time no Date can hold", { ...JOURNAL, running: { version: "0.9.0", installedAt: 1e308 } }, "running.installedAt: expected a time in ms since the epoch, got 1e+308"],
+    ["a megabyte-long version", { ...JOURNAL, job: { ...JOB, offer: { ...OFFER, version: "1".repeat(1 << 20) } } }, "job.offer.version: expected a string of at most 4096 characters"],
+    ["a job in install without its verified file", { ...JOURNAL, job: { ...JOB, state: "install" } }, "job.artifact: expected the verified file a job in install hands to its hook, got nothing"],
   ])("journal.json with %s", async (_what, journal, problem) => {
     fx.server.publish("release", "1.0.0", "image 1.0.0");
     const r = rig();
@@ -63,7 +66,7 @@ describe("class 6: state files of the wrong shape are moved aside with one line;
 
   test.each([
     ["approved as a string", { approved: "0a1b2c3d", denied: [], pendingSince: {} }, 'approved: expected a list, got "0a1b2c3d"'],
-    ["a pending time that is text", { approved: [], denied: [], pendingSince: { "0a1b2c3d": "yesterday" } }, 'pendingSince.0a1b2c3d: expected a number, got "yesterday"'],
+    ["a pending time that is text", { approved: [], denied: [], pendingSince: { "0a1b2c3d": "yesterday" } }, 'pendingSince.0a1b2c3d: expected a time in ms since the epoch, got "yesterday"'],
     ["null", null, "top level: expected an object, got null"],
     ["a list", [], "top level: expected an object, got []"],
   ])("approvals.json with %s", async (_what, approvals, problem) => {
@@ -90,13 +93,13 @@ describe("class 6: state files of the wrong shape are moved aside with one line;
     writeState(r, "approvals.json", { approved: [1], denied: [], pendingSince: {} });
     const res = await r.run(["approve", "0a1b2c3d"]);
     expect(res.code).toBe(2);
-    expect(linesWith(res.stderr, "approvals unreadable")).toEqual([expect.stringContaining("approved[0]: expected a string, got 1")]);
+    expect(linesWith(res.stderr, "approvals unreadable")).toEqual([expect.stringContaining("approved[0]: expected a string of at most 4096 characters, got 1")]);
     expect(res.stderr).toContain("no update waits for approval 0a1b2c3d");
     expect(movedAside(r, "approvals.json")).toHaveLength(1);
   });
 
   test.each([
-    ["an entry of the wrong type", [{ id: 5 }], "[0].id: expected a string, got 5"],
+    ["an entry of the wrong type", [{ id: 5 }], "[0].id: expected a string of at most 4096 characters, got 5"],
     ["an object", { jobs: [] }, "top level: expected a list"],
     ["a null entry", [null], "[0]: expected an object, got null"],
   ])("history.json with %s", async (_what, history, problem) => {
@@ -279,6 +282,16 @@ describe("class 11: values that would break later are refused at parse time", ()
       expect(fileGets()).toEqual([]);
     },
   );
+
+  test("otter install --version with a bidi override: a usage error naming the option, nothing journaled", async () => {
+    const r = rig();
+    writeFileSync(join(r.dir, "image.bin"), "image");
+    const res = await r.run(["install", join(r.dir, "image.bin"), "--version", "1.0\u202e0.1"]);
+    expect(res.code).toBe(2);
+    expect(linesWith(res.stderr, "otter install: --version: expected")).toHaveLength(1);
+    expect(res.stdout + res.stderr).not.toContain("\u202e");
+    expect(existsSync(join(r.state, "journal.json"))).toBe(false);
+  });
 
   test("otter status shows what an older otter or an operator wrote escaped, never raw", async () => {
     const r = rig();
