@@ -73,7 +73,7 @@ export function buildGuest(binary: string): Guest {
   const dir = join(CACHE, `guest-${key}`);
   const guest = { kernel: join(DEBS, `boot/vmlinuz-${version}`), initrd: join(dir, "initrd.gz") };
   if (existsSync(guest.initrd)) return guest;
-  const tree = join(CACHE, "initrd-tree");
+  const tree = `${dir}.tree-${process.pid}`;
   rmSync(tree, { recursive: true, force: true });
   for (const d of ["bin", "proc", "sys", "dev", "tmp", "data", "modules"]) mkdirSync(join(tree, d), { recursive: true });
   copyFileSync(join(DEBS, "bin/busybox"), join(tree, "bin/busybox"));
@@ -99,8 +99,8 @@ export function buildGuest(binary: string): Guest {
   const list = run(["find", "."], { cwd: tree });
   const cpio = Bun.spawnSync([join(DEBS, "bin/busybox"), "cpio", "-o", "-H", "newc"], { cwd: tree, stdin: new TextEncoder().encode(list), stdout: "pipe", stderr: "pipe" });
   if (cpio.exitCode !== 0) throw new Error(`powercut: cpio: ${cpio.stderr.toString()}`);
-  writeFileSync(`${guest.initrd}.tmp`, Bun.gzipSync(new Uint8Array(cpio.stdout)));
-  renameSync(`${guest.initrd}.tmp`, guest.initrd);
+  writeFileSync(`${guest.initrd}.tmp-${process.pid}`, Bun.gzipSync(new Uint8Array(cpio.stdout)));
+  renameSync(`${guest.initrd}.tmp-${process.pid}`, guest.initrd);
   rmSync(tree, { recursive: true, force: true });
   return guest;
 }

@@ -11,6 +11,7 @@ import { prng } from "../../test/helpers/prng.ts";
 import { buildDisk, buildGuest, CACHE, dumpImageDir, fsck, readImageFile, type Guest } from "./guest.ts";
 import { makeRelease, PowercutServer, type Kind, type Release } from "./server.ts";
 import { boot, chooseAccel, type Boot } from "./vm.ts";
+import { isAlive } from "../../test/helpers/procs.ts";
 
 /** Where a cut can be aimed: a pipeline state (cut inside it) or anywhere once otter runs. */
 export const AIMS = ["download", "verify", "install", "restart", "confirmVersion", "ready", "report", "random"] as const;
@@ -75,32 +76,50 @@ export function phaseOf(lines: { text: string }[]): string {
   return "start";
 }
 
-/** How long each phase took in an uncut boot, and from otter's start to the end (ms). */
+/**
+ * How long each phase took in a boot, and from otter's start to the end (ms). A phase the
+ * boot resumed (its first, unless versionCheck) ran only in part and is left out.
+ */
 function durations(b: Boot): { phases: Record<string, number>; total: number } {
   const phases: Record<string, number> = {};
   let current: { phase: string; t: number } | undefined;
   let started = 0;
+  let first = true;
   for (const l of b.lines) {
     if (otterStarted(l.text)) started = l.t;
     const m = STATE_LINE.exec(l.text);
     const ended = l.text.includes("powercut: once rc=");
-    if ((m || ended) && current) phases[current.phase] = (phases[current.phase] ?? 0) + l.t - current.t;
+    if ((m || ended) && current) {
+      const partial = first && current.phase !== "versionCheck";
+      if (!partial) phases[current.phase] = (phases[current.phase] ?? 0) + l.t - current.t;
+      first = false;
+    }
     current = m ? { phase: m[1]!, t: l.t } : ended ? undefined : current;
   }
   return { phases, total: (b.lines.at(-1)?.t ?? 0) - started };
 }
 
-/** Arm `aim` on a boot: cut at a uniform instant inside that phase (or after otter's start). */
+/**
+ * Arm `aim` on a boot: cut at a uniform instant inside that phase, within the shortest
+ * time it took before (or anywhere from otter's start to the end of an uncut boot); a
+ * phase that still ends before that instant is cut as it ends.
+ */
 function arm(b: Boot, aim: Aim, calib: ReturnType<typeof durations>, rnd: () => number): void {
-  let armed = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let fired = false;
+  const fire = () => {
+    clearTimeout(timer);
+    if (!fired) b.cut();
+    fired = true;
+  };
   b.onLine((l) => {
-    if (armed) return;
-    const m = STATE_LINE.exec(l.text);
-    const hit = aim === "random" ? otterStarted(l.text) : m?.[1] === aim;
-    if (!hit) return;
-    armed = true;
-    const window = aim === "random" ? calib.total : (calib.phases[aim] ?? 1000);
-    setTimeout(() => b.cut(), rnd() * window);
+    if (fired) return;
+    const state = STATE_LINE.exec(l.text)?.[1];
+    if (timer === undefined) {
+      if (aim === "random" ? otterStarted(l.text) : state === aim) {
+        timer = setTimeout(fire, rnd() * (aim === "random" ? calib.total : (calib.phases[aim] ?? 1000)));
+      }
+    } else if (aim !== "random" && (state || l.text.includes("powercut: once rc="))) fire();
   });
 }
 
@@ -179,6 +198,9 @@ async function bootUntilOver(d: Device, release: Release, plan: TrialPlan, logFi
     }, d.bootTimeoutMs);
     const { cut } = await b.exited;
     clearTimeout(timer);
+    // The host's load moves how long a phase takes: aim within the shortest seen whole.
+    const seen = d.calib[plan.kind]?.phases;
+    for (const [phase, ms] of Object.entries(durations(b).phases)) if (seen) seen[phase] = Math.min(seen[phase] ?? ms, ms);
     if (hung) problems.other.push(`boot ${boots} hung in ${phaseOf(b.lines)}`);
     else if (cut) cuts.push(phaseOf(b.lines));
     else if (b.lines.some((l) => l.text.includes("powercut: end "))) {
@@ -206,11 +228,23 @@ async function trial(d: Device, index: number, plan: TrialPlan, release: Release
   return { index, version: release.version, plan, cuts, boots, ms: Date.now() - started, problems };
 }
 
+/**
+ * This run's folder (disk image, one log per trial): .cache/powercut/run-PID, so runs at
+ * the same time (a test and a long run) keep apart; those of finished runs are removed.
+ */
+function newWorkDir(): string {
+  for (const name of readdirSync(CACHE)) {
+    const pid = /^run-(\d+)$/.exec(name)?.[1];
+    if (pid && !isAlive(Number(pid))) rmSync(join(CACHE, name), { recursive: true, force: true });
+  }
+  const dir = join(CACHE, `run-${process.pid}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 /** Run the trials in `plans` on one device, after one uncut trial per kind (the calibration). */
 export async function runTrials(o: RunOptions): Promise<RunResult> {
-  const workDir = join(CACHE, "run");
-  rmSync(workDir, { recursive: true, force: true });
-  mkdirSync(workDir, { recursive: true });
+  const workDir = newWorkDir();
   const image = join(workDir, "disk.img");
   const guest = buildGuest(o.binary);
   let version = 0;
