@@ -4,7 +4,7 @@
 // next check, a notification, a workload's death or an approval.
 import { watch } from "node:fs";
 import { removeStaleTemps } from "../base/atomic.ts";
-import { EXIT, OtterError, WindowClosed, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
+import { EXIT, OtterError, UsageError, WindowClosed, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
 import { acquireLock } from "../base/lock.ts";
 import { log } from "../base/log.ts";
 import { ownDir } from "../base/ownfiles.ts";
@@ -12,10 +12,12 @@ import { sleep } from "../base/sleep.ts";
 import type { Config } from "../config/config.ts";
 import type { ProgressBar } from "../transfer/progress.ts";
 import { createSource } from "../sources/index.ts";
+import { dropQueuedInstall, INSTALL_QUEUE_FILE, takeQueuedInstall, withQueuedInstalls } from "../sources/manual.ts";
 import type { Offer, Source } from "../sources/source.ts";
 import { APPROVALS_FILE, readApprovals } from "../policy/approvalfile.ts";
 import { approvalId } from "../policy/policy.ts";
 import { Decider } from "./act.ts";
+import { readHistory } from "./history.ts";
 import { Journal, type JobRecord } from "./journal.ts";
 import { Outbox } from "./outbox.ts";
 import { cancellable, type State } from "./pipeline.ts";
@@ -76,12 +78,13 @@ export async function runAgent(config: Config, opts: AgentOptions): Promise<Exit
   }
 }
 
-// Wake the daemon when `otter approve/deny` rewrites the approvals file; a no-op where
+// Wake the daemon when `otter approve/deny` rewrites the approvals file or `otter install`
+// queues a file; a no-op where
 // watching fails (the next check_interval still sees the change).
 function watchApprovals(dir: string, onChange: () => void): () => void {
   try {
     const watcher = watch(dir, (_event, name) => {
-      if (name && String(name).includes(APPROVALS_FILE)) onChange();
+      if (name && [APPROVALS_FILE, INSTALL_QUEUE_FILE].some((f) => String(name).includes(f))) onChange();
     });
     return () => watcher.close();
   } catch (err) {
@@ -92,7 +95,12 @@ function watchApprovals(dir: string, onChange: () => void): () => void {
 
 async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Promise<ExitCode> {
   const journal = Journal.open(config.service.state_dir);
-  const source = opts.source ?? (await createSource(config));
+  const under = journal.data.job;
+  // `otter install` never silently resumes another job in place of the file it was given.
+  if (opts.source && under) {
+    throw new UsageError(`a job is under way: ${under.offer.id} (version ${under.offer.version}) in ${under.state}; finish it (otter --once, or start the daemon), then run otter install again`);
+  }
+  const source = opts.source ?? withQueuedInstalls(config, await createSource(config));
   let wake = new AbortController();
   let cancel = new AbortController();
   // Stop the job under way while that is still safe (before install); past that it finishes.
@@ -163,14 +171,17 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
       if (stop.aborted) break;
       if (!journal.data.job) {
         try {
-          const offers = await source.check();
+          // What `otter install` queued while this otter held the lock comes first.
+          const queued = opts.source ? undefined : takeQueuedInstall(config, (id) => readHistory(config.service.state_dir).some((h) => h.id === id));
+          const offers = queued ? [queued] : await source.check();
           // `otter install`'s file is an operator's command: no policy between it and the pipeline.
           const now = Date.now();
-          const step = opts.source ? { offer: offers[0], code: EXIT.ok, summary: "nothing to do: no offers" } : await decider.step(offers, now);
+          const step = opts.source || queued ? { offer: offers[0], code: EXIT.ok, summary: "nothing to do: no offers" } : await decider.step(offers, now);
           code = step.code;
           if (step.offer) {
             journal.data.job = newJob(step.offer);
             journal.save();
+            if (queued) dropQueuedInstall(config);
           } else {
             opts.summary?.(step.summary);
             if (step.until !== undefined) wait = Math.max(MIN_WAIT_MS, Math.min(wait, step.until - now));

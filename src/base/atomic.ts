@@ -1,7 +1,7 @@
 // The one way otter writes a file that must survive a crash: write a temp file beside it,
 // fsync it, rename it over the target, fsync the directory. A reader sees the old or the
 // new content, never a torn mix, whatever instant the power is cut.
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, writeSync, unlinkSync } from "node:fs";
+import { closeSync, fsyncSync, linkSync, openSync, readdirSync, renameSync, writeSync, unlinkSync } from "node:fs";
 import { dirname, basename, join } from "node:path";
 import { createExclusive } from "./ownfiles.ts";
 import { storageError } from "./errors.ts";
@@ -55,6 +55,22 @@ function createTemp(tmp: string, mode: number): number {
     unlinkSync(tmp);
     return createExclusive(tmp, mode);
   }
+}
+
+/** Create `path` with `data` atomically and durably, unless it exists (then false): a link, not a rename, never replaces a file. */
+export function createFileAtomic(path: string, data: string, mode = 0o600): boolean {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  writeFileAtomic(tmp, data, mode);
+  try {
+    linkSync(tmp, path);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  } finally {
+    unlinkSync(tmp);
+  }
+  fsyncDir(dirname(path));
+  return true;
 }
 
 /** Rename `from` to `to` (same filesystem) and make the rename durable. */

@@ -27,7 +27,7 @@ export interface Cli {
 // --config-file is Upparat's spelling, kept so its service files work unchanged.
 const VALUE_OPTIONS: Record<string, readonly string[]> = {
   "*": ["-c", "--config", "--config-file", "-t", "--thing-name"],
-  install: ["--sha256", "--version"],
+  install: ["--sha256", "--version", "--signature", "--certificate"],
 };
 
 // Positional arguments each command takes.
@@ -39,7 +39,7 @@ Usage:
   otter [run] [-c FILE] [-v|-q] [--once [--jitter]] [--json-logs] [-t THING]
   otter check-config [-c FILE] [--strict]
   otter status [-c FILE] [--json]
-  otter install URL|PATH --version V [--sha256 HEX] [-c FILE]
+  otter install URL|PATH --version V [--sha256 HEX] [--signature FILE|BASE64 [--certificate FILE|PEM]] [-c FILE]
   otter plan [-c FILE] [--json]
   otter approve ID | otter deny ID [-c FILE]
   otter --version | --help
@@ -49,7 +49,8 @@ Commands:
   check-config   validate the config and print the effective values, secrets masked; exit 2
                  on what can never work (--strict: on a warning too)
   status         lock holder, current job and phase, reports waiting, last results
-  install        run the update pipeline on a file given by hand (USB stick, laptop)
+  install        run the update pipeline on a file given by hand (USB stick, laptop); while
+                 another otter holds the lock, queue it as that otter's next job
   plan           ask every source once and print what the policy decides, and why; changes nothing
   approve, deny  approve or deny a pending update by its id (otter status lists them)
 

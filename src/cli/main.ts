@@ -40,8 +40,7 @@ function checkConfig(cli: Cli): ExitCode {
 }
 
 // The commands that do work send their errors to Sentry when a DSN is configured.
-async function readConfigForWork(cli: Cli): Promise<Config> {
-  const config = readConfig(cli);
+async function readConfigForWork(cli: Cli, config = readConfig(cli)): Promise<Config> {
   const dsn = config.service.sentry;
   if (dsn) await startSentry({ dsn, release: `otter@${VERSION}`, serverName: config.broker.thing_name });
   return config;
@@ -84,10 +83,11 @@ async function run(cli: Cli): Promise<ExitCode> {
       return EXIT.ok;
     }
     case "install": {
-      const [{ runAgent }, { manualSource }, { progressBar }] = await Promise.all([import("../agent/agent.ts"), import("../sources/manual.ts"), import("../transfer/progress.ts")]);
-      const config = await readConfigForWork(cli);
-      const source = manualSource(config, cli.args[0]!, cli.options.version!, cli.options.sha256);
-      return runAgent(config, { once: true, source, summary: printLine, progress: progressBar() });
+      const [{ install, installRequest }, { progressBar }] = await Promise.all([import("./install.ts"), import("../transfer/progress.ts")]);
+      const config = readConfig(cli);
+      const req = installRequest(config, cli.args[0]!, cli.options); // usage errors before Sentry: nothing ran
+      await readConfigForWork(cli, config);
+      return install(config, req, printLine, progressBar());
     }
   }
 }

@@ -3,6 +3,7 @@
 // lock, changes nothing.
 import { lockOwner } from "../base/lock.ts";
 import type { Config } from "../config/config.ts";
+import { describeQueued } from "../sources/manual.ts";
 import { readApprovals } from "../policy/approvalfile.ts";
 import { pendingIds } from "../policy/approvals.ts";
 import { readHistory } from "../agent/history.ts";
@@ -22,6 +23,7 @@ export function statusOf(config: Config) {
         }
       : null,
     outbox: journal.outbox.length,
+    queuedInstall: describeQueued(config) ?? null,
     pendingApprovals: pendingOf(config),
     history: readHistory(dir).slice(-10),
   };
@@ -46,6 +48,7 @@ export function formatStatus(s: ReturnType<typeof statusOf>): string {
     lines.push(`job: ${s.job.id} version ${s.job.version}, ${s.job.state}, downloaded ${s.job.downloadedBytes} bytes${pct}, since ${s.job.startedAt}`);
   } else lines.push("job: none");
   lines.push(`reports waiting: ${s.outbox}`);
+  if (s.queuedInstall) lines.push(`queued otter install: ${s.queuedInstall}`);
   const w = s.running;
   const reflashed = w.reflashes ? ` (after ${w.reflashes} reflash${w.reflashes > 1 ? "es" : ""} in a row)` : "";
   if (w.workloadRunning || w.workloadDied) lines.push(`workload: ${w.workloadDied ? "died" : w.workloadProcess ? `running (pid ${w.workloadProcess.pid})` : "to be started"}${reflashed}`);

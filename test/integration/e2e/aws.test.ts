@@ -323,4 +323,20 @@ max_retries = 3
     expect(accepted.filter((s, i) => s !== accepted[i - 1])).toEqual(["download_start", "installation_start", "reboot_start", "complete_ready"]);
     expect(svc.emu.execution("upparat_e2e_outage", thing)!.status).toBe("SUCCEEDED");
   }, 30_000);
+
+  test("otter install queued for an AWS daemon: its reports go to report_url, not to AWS, which knows no such job", async () => {
+    const { rig, thing } = device({ set: { service: { report_url: `${server.url}/report`, check_interval: "3600" } } });
+    const daemon = rig.start(["run"]);
+    await svc.emu.until(() => svc.emu.messages(thing).received >= 1); // connected: its first `get`
+    const file = join(rig.dir, "image-2.0.0.img");
+    writeFileSync(file, "2.0.0\n");
+    const queued = await rig.run(["install", file, "--version", "2.0.0"]);
+    expect(queued.stdout).toContain("queued version 2.0.0: the daemon");
+    await waitFor(() => server.finals().length === 1, 20_000, "the final report at report_url");
+    expect(server.finals()[0]).toMatchObject({ jobId: expect.stringMatching(/^manual:2\.0\.0:/), status: "SUCCEEDED" });
+    expect(rig.version()).toBe("2.0.0");
+    daemon.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(rig.journal().outbox).toEqual([]);
+  }, 30_000);
 });
