@@ -59,7 +59,7 @@ const KINDS = {
   DIGEST_MISMATCH: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the file's sha256 (or size) is not the offer's" },
   DIGEST_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "require_sha256 and the offer names no sha256" },
   SIGNATURE_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the detached signature does not verify" },
-  SIGNATURE_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "require_signature and the offer has no signature" },
+  SIGNATURE_MISSING: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "a signature is required (require_signature, or a [verify] public_key or ca set) and the offer has none" },
   CERT_INVALID: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "the signer's certificate does not chain to [verify] ca" },
   ARCHIVE_UNSAFE: { transient: false, exit: EXIT.failed, state: "archive_rejected", doc: "an archive is not what it claims, unpacks to nothing, or breaks a size, ratio, entry or path rule" },
   ARTIFACT_LOST: { transient: false, exit: EXIT.failed, state: "download_failed", local: true, doc: "the downloaded file vanished or changed on disk before install again and again (it is downloaded again up to 3 times)" },
