@@ -22,6 +22,7 @@ import { Cancelled, ConfigError, JobInvalid, ReportUnacknowledged, SourceRejecte
 import { log } from "../base/log.ts";
 import { shown } from "../base/printable.ts";
 import { sleep } from "../base/sleep.ts";
+import { thingNameProblem } from "../config/checks.ts";
 import type { Config } from "../config/config.ts";
 import { offerFromJob } from "./jobdoc.ts";
 import { TERMINAL, isJobId, jobsTopic, type Execution, type ExecutionState, type ExecutionSummary } from "./jobsapi.ts";
@@ -67,10 +68,9 @@ class AwsJobsSource implements Source {
   constructor(private readonly config: Config, private readonly o: Required<AwsJobsOptions>) {
     this.thing = config.broker.thing_name;
     this.prefix = config.broker.job_prefix;
-    // The thing name is a topic level too.
-    if (!this.thing || /[+#/\0]/.test(this.thing)) {
-      throw new ConfigError(`[broker] thing_name: expected a name without "+", "#" or "/" (it becomes an MQTT topic level), got ${shown(this.thing)}; e.g. thing_name = dev-42`);
-    }
+    // The thing name is a topic level too (check-config says so as well).
+    const problem = thingNameProblem(this.thing);
+    if (problem) throw new ConfigError(`[broker] thing_name: ${problem}`);
   }
 
   /** A job for us: its id has [broker] job_prefix and can name a topic (another is logged once and skipped). */

@@ -177,6 +177,19 @@ describe("class 9: job ids that are no AWS job id never reach a topic", () => {
     expect(next.code).toBe(0);
   }, 60_000);
 
+  test('a thing name with "+", "#" or "/": check-config says so in one line, check-config and otter --once exit 2', async () => {
+    for (const thing of ["dev/1", "dev+1", "#"]) {
+      const r = rig({ service: { source: "aws" }, broker: { host: "127.0.0.1", port: String(svc.broker.port), thing_name: thing } });
+      const config = await r.run(["check-config"]);
+      expect(config.code).toBe(2);
+      expect(linesWith(config.stderr, "[broker] thing_name: expected a name without")).toHaveLength(1);
+      // A run logs the config's problems at start, then stops at the source that needs the name.
+      const run = await r.run();
+      expect(run.code).toBe(2);
+      expect(linesWith(run.stderr, "[broker] thing_name: expected a name without").length).toBeGreaterThan(0);
+    }
+  });
+
   test("a bad id in the journal's outbox is dropped with one line, never sent", async () => {
     const { r, thing } = device();
     writeState(r, "journal.json", { schema: 1, outbox: [{ jobId: "upparat_#", seq: 1, status: "SUCCEEDED", state: "complete_ready", message: "x", at: "2026-01-01T00:00:00Z" }], running: {} });
