@@ -1,7 +1,7 @@
 // What the agent does with one check's offers: ask the policy (decideNow), deal with the
 // offers it refused, note a pending approval, and say which offer to start a job for or
 // how long to wait. The agent runs the job; this decides nothing itself.
-import { EXIT, type ExitCode } from "../base/errors.ts";
+import { EXIT, type ErrorCode, type ExitCode } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import type { Config } from "../config/config.ts";
 import type { Offer } from "../sources/source.ts";
@@ -24,9 +24,13 @@ export interface Step {
 
 /** The REJECTED outcome an AWS job gets for an offer the policy refused. */
 export function rejection(r: Rejected): JobRecord["outcome"] {
-  const board = r.rule === "board";
-  return { status: "REJECTED", state: board ? "board_mismatch" : "denied", message: r.reason, code: board ? "BOARD_MISMATCH" : "DENIED" };
+  const [state, code] = REJECTIONS[r.rule];
+  return { status: "REJECTED", state, message: r.reason, code };
 }
+
+const REJECTIONS = {
+  board: ["board_mismatch", "BOARD_MISMATCH"], approval: ["denied", "DENIED"], downgrade: ["downgrade_refused", "DOWNGRADE_REFUSED"],
+} as const satisfies Record<Rejected["rule"], [string, ErrorCode]>;
 
 // A reflash of the version that runs (rule 1) must not stop at "already installed": force it.
 function jobOffer(offer: Offer, running: RunningImage): Offer {

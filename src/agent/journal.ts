@@ -171,7 +171,7 @@ const jobRecord: Check<JobRecord> = (v, at) => {
 };
 const runningImage: Check<RunningImage> = object({
   version: optional(shortText), channel: optional(shortText), installedAt: optional(time), seenAt: optional(time), readyFailed: optional(boolean), workloadDied: optional(boolean),
-  reflashes: optional(count), workloadRunning: optional(boolean), workloadProcess: optional(processId),
+  reflashes: optional(count), accepted: optional(record(shortText)), workloadRunning: optional(boolean), workloadProcess: optional(processId),
 });
 const schema: Check<typeof SCHEMA_VERSION> = (v) => {
   if (v !== SCHEMA_VERSION) throw new ShapeError(`schema ${shown(v)}, this otter reads ${SCHEMA_VERSION}`);

@@ -31,14 +31,15 @@ export function blockedByHistory(history: HistoryEntry[], offers: Offer[], runni
 
 /**
  * The running version, when the journal does not know it (the first run on a device, a
- * journal moved aside) and offers of a channel need it: the version hook asked once, with
+ * journal moved aside) and offers of a channel or an unforced AWS job need it: the version hook asked once, with
  * Upparat's argv and no job (0 0 ""). A hook that does not answer throws a retry-later
  * error: the policy decides nothing until it knows what runs. An empty answer means nothing
  * is installed yet.
  */
 async function sight(config: Config, running: RunningImage, offers: Offer[]): Promise<RunningImage> {
   const path = config.hooks.version;
-  if (running.version !== undefined || !path || !offers.some((o) => o.channel !== undefined)) return running;
+  // Channel offers need it for every rule; an unforced AWS job for anti-rollback.
+  if (running.version !== undefined || !path || !offers.some((o) => o.channel !== undefined || (o.source === "aws" && !o.force))) return running;
   const h = config.hooks;
   const undecided = "the policy decides nothing until it knows the running version";
   let res: HookResult;

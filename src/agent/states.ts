@@ -213,7 +213,7 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     // of them. An operator's offer (no channel) starts the count afresh.
     const reflash = job.offer.channel !== undefined && (running.workloadDied || running.readyFailed);
     const reflashes = reflash ? (running.reflashes ?? 0) + 1 : 0;
-    Object.assign(running, installed(job.offer, Date.now()), { readyFailed: false, workloadDied: false, reflashes });
+    Object.assign(running, installed(job.offer, Date.now(), running), { readyFailed: false, workloadDied: false, reflashes });
     if (ctx.config.policy.workload) running.workloadRunning = true;
     ctx.journal.save();
     return "ok";

@@ -39,6 +39,7 @@ const KINDS = {
   MANIFEST_INVALID: { transient: false, exit: EXIT.failed, state: "manifest_invalid", doc: "a channel's manifest is not valid, or its URL is refused (http:// without allow_http)" },
   BOARD_MISMATCH: { transient: false, exit: EXIT.failed, state: "board_mismatch", doc: "the offer names boards and this device's board is not one of them" },
   DENIED: { transient: false, exit: EXIT.failed, state: "denied", doc: "refused with `otter deny`" },
+  DOWNGRADE_REFUSED: { transient: false, exit: EXIT.failed, state: "downgrade_refused", doc: "anti-rollback: the offer is older than the running version (or than the newest this device accepted from its channel) and no operator forced it" },
   HOOK_FAILED: { transient: false, exit: EXIT.failed, doc: "a hook exited non-zero (not 3), was killed, or could not be started" },
   HOOK_TIMEOUT: { transient: false, exit: EXIT.failed, doc: "a hook ran past its timeout; its process group was killed" },
   HOOK_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed, doc: "a hook kept exiting 3 (retry later) for max_retries runs" },

@@ -107,6 +107,7 @@ export const SCHEMA = [
   { section: "policy", key: "board_file", kind: "path", doc: "read the board from this file (first line)" },
   { section: "policy", key: "board_command", kind: "string", doc: "read the board from this command's output" },
   { section: "policy", key: "workload", kind: "string", doc: "command the daemon runs and supervises after a successful ready check; its death allows an immediate reflash" },
+  { section: "policy", key: "allow_downgrade", kind: "bool", def: "false", doc: "let channel offers older than the running version (or than the newest accepted from their channel) install; off, anti-rollback refuses them unless an operator forces one" },
   { section: "policy", key: "max_reflashes", kind: "int", def: "3", min: 1, doc: "immediate reflashes in a row (workload died, ready failed) before the device waits for an update by the other rules: a board that kills every image is not flashed forever" },
 ] as const satisfies readonly Row[];
 

@@ -5,6 +5,9 @@
 //   board    offer.boards given and this board not in it (or unknown) → rejected, never downloaded
 //   denied   an id given to `otter deny` is never chosen, approvals on or off → rejected
 //   failed   an offer id that failed on this device before is not taken again
+//   downgrade anti-rollback: never older than the running version, nor than the newest
+//            accepted from the offer's channel, unless an operator forced it (an AWS job
+//            with force; `otter install` has no policy) or allow_downgrade is set
 //   rules    explicit offers (no channel: AWS jobs, `otter install`) pass; otherwise
 //            nothing installed → any; 1 workload died / ready failed → any (at most
 //            max_reflashes times in a row, then the other rules);
@@ -41,6 +44,8 @@ export interface RunningImage {
   workloadDied?: boolean;
   /** installs in a row that rule 1 allowed (a reflash after a death); policy.max_reflashes bounds them */
   reflashes?: number;
+  /** channel → the newest version this device accepted from it (installed, ready passed): anti-rollback's floor */
+  accepted?: Record<string, string>;
   /** the workload should run: started after a good ready, restarted when otter restarts */
   workloadRunning?: boolean;
   /** the workload's /bin/sh leader (= its process group), to end a group a killed otter left */
@@ -69,7 +74,7 @@ export interface PolicyInput {
 }
 
 export type Rule =
-  | "board" | "failed" | "explicit" | "newer" | "workload" | "test_period" | "priority" | "same_channel"
+  | "board" | "failed" | "downgrade" | "explicit" | "newer" | "workload" | "test_period" | "priority" | "same_channel"
   | "choice" | "min_soak" | "approval" | "window";
 
 export interface Reason {
@@ -83,7 +88,7 @@ export interface Reason {
 /** An offer refused for good: the pipeline REJECTS it (AWS job) and never downloads it. */
 export interface Rejected {
   offer: Offer;
-  rule: "board" | "approval";
+  rule: "board" | "approval" | "downgrade";
   reason: string;
 }
 
@@ -129,9 +134,16 @@ export function formatTime(ms: number): string {
   return new Date(ms).toISOString().replace(/:\d\d\.\d+Z$/, "Z");
 }
 
-/** What the journal records as the running image once `offer` has installed and passed ready. */
-export function installed(offer: Offer, now: number): RunningImage {
-  return { version: offer.version, channel: offer.channel, installedAt: now };
+/**
+ * What the journal records as the running image once `offer` has installed and passed ready;
+ * `before` is the image it replaced, whose anti-rollback floors carry over (raised for the
+ * offer's channel, never lowered).
+ */
+export function installed(offer: Offer, now: number, before: RunningImage = {}): RunningImage {
+  const accepted = { ...before.accepted };
+  const floor = offer.channel === undefined ? undefined : accepted[offer.channel];
+  if (offer.channel !== undefined && (floor === undefined || compareVersions(offer.version, floor) > 0)) accepted[offer.channel] = offer.version;
+  return { version: offer.version, channel: offer.channel, installedAt: now, ...(Object.keys(accepted).length ? { accepted } : {}) };
 }
 
 /**
@@ -141,8 +153,8 @@ export function installed(offer: Offer, now: number): RunningImage {
  */
 export function sighted(r: RunningImage, version: string): RunningImage {
   if (!version || r.version === version) return r;
-  const { workloadRunning, workloadProcess } = r;
-  return { version, ...(workloadRunning === undefined ? {} : { workloadRunning }), ...(workloadProcess ? { workloadProcess } : {}) };
+  const { workloadRunning, workloadProcess, accepted } = r;
+  return { version, ...(workloadRunning === undefined ? {} : { workloadRunning }), ...(workloadProcess ? { workloadProcess } : {}), ...(accepted ? { accepted } : {}) };
 }
 
 /**
@@ -206,6 +218,26 @@ function boardFits(offer: Offer, board: string | undefined, ex: Explain): boolea
   if (board === undefined) return ex.reject(offer, "board", `${label(offer)} is for boards ${list} and this device's board is unknown; set [policy] board`);
   if (!offer.boards.includes(board)) return ex.reject(offer, "board", `${label(offer)} is for boards ${list}, not this device's ${board}`);
   return ex.say(offer, "board", true, `${label(offer)} is for this device's board ${board}`);
+}
+
+// Anti-rollback: an offer older than the running version, or than the newest version this
+// device accepted from the offer's channel, never installs unless an operator forced it: an
+// AWS job with force (one without is REJECTED), or [policy] allow_downgrade. A manifest's or
+// a TUF target's own `force` is the publisher's word, not the operator's: it reinstalls the
+// same version, never an older one.
+function notDowngrade(offer: Offer, input: PolicyInput, ex: Explain): boolean {
+  const { running: r, policy: p } = input;
+  const operator = offer.channel === undefined && offer.force;
+  const floors: [string, string][] = [];
+  if (r.version !== undefined && compareVersions(offer.version, r.version) < 0) floors.push([r.version, runningLabel(r)]);
+  const accepted = offer.channel === undefined ? undefined : r.accepted?.[offer.channel];
+  if (accepted !== undefined && compareVersions(offer.version, accepted) < 0) floors.push([accepted, `${offer.channel} ${accepted}, the newest this device accepted from ${offer.channel}`]);
+  if (!floors.length) return true;
+  const older = `${label(offer)} is older than ${floors.map(([, what]) => what).join(" and ")}`;
+  if (operator) return ex.say(offer, "downgrade", true, `${older}, but an operator forced it`);
+  if (p.allow_downgrade) return ex.say(offer, "downgrade", true, `${older}; [policy] allow_downgrade = true lets it install`);
+  const text = `${older}: anti-rollback refuses it (an operator may force it: otter install, an AWS job with force, or [policy] allow_downgrade = true)`;
+  return offer.channel === undefined ? ex.reject(offer, "downgrade", text) : ex.say(offer, "downgrade", false, text);
 }
 
 // Rank of a channel, 0 the highest: its index in priority, unlisted ones below all. An
@@ -321,6 +353,7 @@ export function decide(input: PolicyInput): Decision {
     .filter((o) => boardFits(o, input.board, ex))
     .filter((o) => !approvals.denied.includes(approvalId(o)) || ex.reject(o, "approval", `${approvalId(o)} was denied with otter deny`))
     .filter((o) => failed?.[o.id] === undefined || ex.say(o, "failed", false, `${label(o)} was tried here before and is not taken again: ${failed[o.id]}`))
+    .filter((o) => notDowngrade(o, input, ex))
     .map((o) => allowedByRules(o, input, ex))
     .filter((a): a is Allowed => a !== undefined)
     .sort((a, b) => order(input.policy, a, b));

@@ -247,7 +247,8 @@ max_retries = 3
     const p = Bun.spawn([OTTER, "--once", "-c", conf], { stdout: "pipe", stderr: "pipe", env: { ...process.env, OTTER_STATE_DIR: rig.state } });
     const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
     expect([code, stderr]).toEqual([0, expect.stringContaining("mqtt connected")]);
-    expect(rig.log()[0]).toBe("version start 0 0 <will be passed as an argument to your commands>");
+    // The first run asks the running version with no job (anti-rollback needs it), then the job's version check.
+    expect(rig.log().slice(0, 3)).toEqual(["version start 0 0 ", "version done", "version start 0 0 <will be passed as an argument to your commands>"]);
     expect(updates("upparat_e2e_readme", thing)).toEqual(["SUCCEEDED:version_already_installed:accepted"]);
   }, 30_000);
 
@@ -270,6 +271,19 @@ max_retries = 3
     expect(svc.emu.execution("upparat_e2e_board", thing)!.statusDetails!.message).toContain("not this device's rpi4");
     expect(server.requests.filter((q) => q.path === "/aws-1.0.0.img")).toEqual([]);
     expect(rig.journal().outbox).toEqual([]);
+  }, 30_000);
+
+  test("anti-rollback: a job older than the running version is REJECTED downgrade_refused, its file never fetched; with force it installs", async () => {
+    const { rig, thing } = device();
+    job("upparat_e2e_older", thing, "0.5.0");
+    expect((await rig.run()).code).toBe(0);
+    expect(updates("upparat_e2e_older", thing)).toEqual(["REJECTED:downgrade_refused:accepted"]);
+    expect(svc.emu.execution("upparat_e2e_older", thing)!.statusDetails!.message).toContain("0.5.0 is older than the running 0.9.0");
+    expect(server.requests.filter((q) => q.path === "/aws-0.5.0.img")).toEqual([]);
+    job("upparat_e2e_older_forced", thing, "0.5.0", { force: true });
+    expect((await rig.run()).code).toBe(0);
+    expect(svc.emu.execution("upparat_e2e_older_forced", thing)!.status).toBe("SUCCEEDED");
+    expect(rig.version()).toBe("0.5.0");
   }, 30_000);
 
   test("policy: with approvals on a job waits (exit 3); otter deny makes it REJECTED denied", async () => {

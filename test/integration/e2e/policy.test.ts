@@ -434,7 +434,7 @@ describe("soak and plan", () => {
     expect(r.version()).toBe("1.0.0");
   });
 
-  test("a failed ready check opens rule 1: any other offer may install at once, even an older, lower one", async () => {
+  test("a failed ready check opens rule 1: any other offer may install at once; an older, lower one only with allow_downgrade (anti-rollback)", async () => {
     server.publish("release", "1.0.0", "1.0.0");
     const r = rig({ min_soak: "0", test_period: "0" });
     expect((await r.run()).code).toBe(0);
@@ -443,11 +443,35 @@ describe("soak and plan", () => {
     expect((await r.run()).code).toBe(1);
     expect(r.journal().running).toMatchObject({ version: "1.0.0", readyFailed: true });
     server.publish("nightly", "0.5.0", "0.5.0");
+    const refused = await r.run(["plan"]);
+    expect(refused.stdout).toMatch(/- nightly:0\.5\.0:\w+ downgrade: nightly 0\.5\.0 is older than the running release 1\.0\.0: anti-rollback refuses it/);
+    expect((await r.run()).stdout).toContain("nothing to do");
+    expect(imageGets("nightly", "0.5.0")).toBe(0);
+    r.configure({ policy: { allow_downgrade: "true" } });
     const plan = await r.run(["plan"]);
     expect(plan.stdout).toMatch(/\+ nightly:0\.5\.0:\w+ workload: the running release 1\.0\.0's ready check failed/);
     expect(plan.stdout).toMatch(/- release:1\.1\.0:\w+ failed: release 1\.1\.0 was tried here before/);
     expect((await r.run()).code).toBe(0);
     expect(r.journal().running).toMatchObject({ version: "0.5.0", channel: "nightly", readyFailed: false });
+  });
+});
+
+describe("anti-rollback", () => {
+  test("the newest version accepted from a channel is kept in the journal: after an operator's downgrade, the channel cannot go below it", async () => {
+    server.publish("release", "2.0.0", "2.0.0");
+    const r = rig({ min_soak: "0", test_period: "0" });
+    expect((await r.run()).code).toBe(0);
+    expect(r.journal().running).toMatchObject({ version: "2.0.0", accepted: { release: "2.0.0" } });
+    // An operator's otter install goes below it (no policy between an operator and the pipeline).
+    const file = join(r.dir, "old.img");
+    writeFileSync(file, "1.0.0");
+    expect((await r.run(["install", file, "--version", "1.0.0"])).code).toBe(0);
+    expect(r.journal().running).toMatchObject({ version: "1.0.0", accepted: { release: "2.0.0" } });
+    server.publish("release", "1.5.0", "1.5.0");
+    const plan = await r.run(["plan"]);
+    expect(plan.stdout).toMatch(/- release:1\.5\.0:\w+ downgrade: release 1\.5\.0 is older than release 2\.0\.0, the newest this device accepted from release/);
+    expect((await r.run()).stdout).toContain("nothing to do");
+    expect(imageGets("release", "1.5.0")).toBe(0);
   });
 });
 

@@ -37,6 +37,7 @@ test("the reason names how it ended and when", () => {
 test.each([
   ["board", "board_mismatch", "BOARD_MISMATCH"],
   ["approval", "denied", "DENIED"],
+  ["downgrade", "downgrade_refused", "DOWNGRADE_REFUSED"],
 ] as const)("a %s refusal is REJECTED %s with the reason and code %s", (rule, state, code) => {
   expect(rejection({ offer: offer("x"), rule, reason: "why" })).toEqual({ status: "REJECTED", state, message: "why", code });
 });

@@ -51,7 +51,7 @@ const DEFAULTS: Record<string, unknown> = {
   "verify.require_sha256": false, "verify.max_unpacked_size": 16 * G, "verify.max_ratio": 200, "verify.max_entries": 100000,
   "policy.priority": ["release", "weekly", "nightly"], "policy.test_period": 168 * 3600,
   "policy.min_soak": 30 * 3600, "policy.new_overrides_old": [], "policy.approvals": false,
-  "policy.download_outside_window": true, "policy.max_reflashes": 3,
+  "policy.download_outside_window": true, "policy.max_reflashes": 3, "policy.allow_downgrade": false,
 };
 const withDefault = (SCHEMA as readonly Row[]).filter((r) => r.def !== undefined);
 const withoutDefault = (SCHEMA as readonly Row[]).filter((r) => r.def === undefined && !["port", "client_id"].includes(r.key));

@@ -155,10 +155,54 @@ const rules: Row[] = [
     expect: { kind: "nothing", reasons: [["release:1.0", "newer", false]] },
   },
   {
-    name: "an older version is not newer",
+    name: "an older version is refused by anti-rollback",
     running: running("nightly", "1.10", 30 * 24),
     offers: [release("1.9")],
-    expect: { kind: "nothing", reasons: [["release:1.9", "newer", false]] },
+    expect: { kind: "nothing", reasons: [["release:1.9", "downgrade", false]], says: "release 1.9 is older than the running nightly 1.10: anti-rollback refuses it" },
+  },
+  // anti-rollback
+  {
+    name: "anti-rollback: a channel offer older than the newest accepted from that channel is refused, though newer than the running one",
+    running: running(undefined, "1.5", 30 * 24, { accepted: { release: "2.0" } }),
+    offers: [release("1.8")],
+    expect: { kind: "nothing", reasons: [["release:1.8", "downgrade", false]], says: "release 2.0, the newest this device accepted from release" },
+  },
+  {
+    name: "anti-rollback: another channel's floor does not bind",
+    running: running("release", "1.0", 30 * 24, { accepted: { nightly: "5.0", release: "1.0" } }),
+    offers: [release("2.0")],
+    expect: { kind: "update", offer: "release:2.0" },
+  },
+  {
+    name: "anti-rollback: a manifest's own force reinstalls, it never downgrades",
+    running: running("release", "2.0", 30 * 24),
+    offers: [release("1.0", { force: true })],
+    expect: { kind: "nothing", reasons: [["release:1.0", "downgrade", false]] },
+  },
+  {
+    name: "anti-rollback: allow_downgrade lets a forced older channel offer install",
+    running: running("release", "2.0", 30 * 24),
+    offers: [release("1.0", { force: true })],
+    ini: "allow_downgrade = true",
+    expect: { kind: "update", offer: "release:1.0", reasons: [["release:1.0", "downgrade", true]] },
+  },
+  {
+    name: "anti-rollback: an older AWS job without force is REJECTED",
+    running: running("release", "2.0", 1),
+    offers: [offer(undefined, "1.0")],
+    expect: { kind: "nothing", rejected: ["job:1.0"], reasons: [["job:1.0", "downgrade", false]] },
+  },
+  {
+    name: "anti-rollback: an older AWS job with force is an operator's: it installs",
+    running: running("release", "2.0", 1),
+    offers: [offer(undefined, "1.0", { force: true })],
+    expect: { kind: "update", offer: "job:1.0", reasons: [["job:1.0", "downgrade", true]], says: "an operator forced it" },
+  },
+  {
+    name: "anti-rollback: the same version is no downgrade (a reflash after a dead workload)",
+    running: running("nightly", "3.0", 1, { workloadDied: true, accepted: { nightly: "3.0" } }),
+    offers: [nightly("3.0")],
+    expect: { kind: "update", offer: "nightly:3.0" },
   },
   {
     name: "force waives 'newer' but not priority",
@@ -177,6 +221,7 @@ const rules: Row[] = [
     name: "ready failed opens rule 1 too",
     running: running("release", "2.0", 1, { readyFailed: true }),
     offers: [nightly("1.0")],
+    ini: "allow_downgrade = true",
     expect: { kind: "update", offer: "nightly:1.0", reasons: [["nightly:1.0", "workload", true]] },
   },
   {
@@ -202,6 +247,7 @@ const rules: Row[] = [
     name: "rule 1 picks the highest priority, not the newest",
     running: running("nightly", "3.0", 1, { workloadDied: true }),
     offers: [nightly("3.1"), weekly("2.5"), release("1.0")],
+    ini: "allow_downgrade = true",
     expect: { kind: "update", offer: "release:1.0", reasons: [["weekly:2.5", "choice", false]] },
   },
   // rule 2
@@ -330,9 +376,9 @@ const rules: Row[] = [
   },
   // explicit offers (no channel)
   {
-    name: "an offer without a channel is an operator's command: no soak, no priority, any version",
+    name: "an offer without a channel is an operator's command: no soak, no priority, any version when forced",
     running: running("release", "2.0", 1),
-    offers: [nightly("9.0"), offer(undefined, "1.0")],
+    offers: [nightly("9.0"), offer(undefined, "1.0", { force: true })],
     expect: { kind: "update", offer: "job:1.0", reasons: [["job:1.0", "explicit", true]] },
   },
   {
@@ -553,7 +599,7 @@ const interplay: Row[] = [
     board: "rpi4",
     ini: "approvals = true\nauto_approve_after = 1\nwindow = Tue 00:00-24:00",
     approvals: { pendingSince: { [idOf(weekly("1.0"))]: NOW - 2 * H } },
-    expect: { kind: "update", offer: "weekly:1.0", rejected: ["release:2.0"], reasons: [["weekly:1.0", "workload", true], ["weekly:1.0", "approval", true], ["weekly:1.0", "window", true], ["nightly:0.9", "choice", false]] },
+    expect: { kind: "update", offer: "weekly:1.0", rejected: ["release:2.0"], reasons: [["weekly:1.0", "workload", true], ["weekly:1.0", "approval", true], ["weekly:1.0", "window", true], ["nightly:0.9", "downgrade", false]] },
   },
   {
     name: "past test_period with new_overrides_old: priority still picks the higher channel",
@@ -675,8 +721,16 @@ describe("helpers", () => {
   ])("formatDuration(%p) = %p", (ms, text) => {
     expect(formatDuration(ms)).toBe(text);
   });
+  test("installed() raises its channel's anti-rollback floor, never lowers one, and keeps the others", () => {
+    const before: RunningImage = { version: "2.0", channel: "weekly", accepted: { weekly: "2.0", nightly: "7" } };
+    expect(installed(WEEKLY, NOW, before).accepted).toEqual({ weekly: "2.0", nightly: "7" });
+    expect(installed({ ...WEEKLY, version: "2.1" }, NOW, before).accepted).toEqual({ weekly: "2.1", nightly: "7" });
+    expect(installed({ ...WEEKLY, channel: undefined, version: "0.1" }, NOW, before).accepted).toEqual(before.accepted);
+    expect(sighted(before, "0.5").accepted).toEqual(before.accepted);
+  });
+
   test("installed() is what the journal keeps after a good install", () => {
-    expect(installed(WEEKLY, NOW)).toEqual({ version: "1.1", channel: "weekly", installedAt: NOW });
+    expect(installed(WEEKLY, NOW)).toEqual({ version: "1.1", channel: "weekly", installedAt: NOW, accepted: { weekly: "1.1" } });
     // ...and it soaks: the same weekly offered again is not newer.
     expect(decide({ running: installed(WEEKLY, NOW), offers: [RELEASE], now: NOW + H, policy: policy(), approvals: noApprovals() }).kind).toBe("wait");
   });
