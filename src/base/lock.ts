@@ -4,7 +4,7 @@
 // holder, and a lock whose holder died is taken over.
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { LockHeld } from "./errors.ts";
+import { LockHeld, storageError } from "./errors.ts";
 import { log } from "./log.ts";
 import { startTicks } from "./proc.ts";
 
@@ -75,7 +75,7 @@ export function takeLock<T extends Holder>(path: string, me: T): { release: () =
         },
       };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw storageError(err, path) ?? err;
     }
     const seen = look(path);
     const holder = seen && holderIn<T>(seen);
@@ -96,7 +96,9 @@ export function retire(path: string, judged: Seen): void {
   const aside = `${path}.stale-${process.pid}`;
   try {
     renameSync(path, aside);
-  } catch {
+  } catch (err) {
+    // a read-only or full state_dir: say so, not "another otter is starting"
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw storageError(err, path) ?? err;
     return; // gone already: released, or another newcomer moved it first
   }
   const moved = look(aside);

@@ -11,14 +11,13 @@ import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseContentRange, retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
 import {
-  Cancelled, DigestMismatch, DownloadBudget, DownloadHttp, DownloadHttpTransient, DownloadNetwork,
+  Cancelled, DigestMismatch, DownloadHttp, DownloadHttpTransient, DownloadNetwork,
   DownloadRetriesExhausted, DownloadStalled, DownloadTooLarge, DownloadUrlExpired,
   OtterError, storageError,
 } from "../base/errors.ts";
 import { log } from "../base/log.ts";
-import { sleep } from "../base/sleep.ts";
-import type { Config } from "../config/config.ts";
 import { describeNetworkError, header, openTransport, redact, send as sendHttp, type HttpResponse, type Transport } from "./http.ts";
+import { checkBudget, lowSpeedGuard, pause, throttle } from "./limits.ts";
 import { openRegularFile } from "./localfile.ts";
 import { formatBytes } from "./progress.ts";
 import { checkpoint, checkSpace, CHECKPOINT_MS, openPart, restart, resumePoint, settled, type Part } from "./partfile.ts";
@@ -303,55 +302,6 @@ async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array): Promise
   if (o.bandwidth_limit > 0) await throttle(p, chunk.length, o.bandwidth_limit, req.signal);
 }
 
-// The data budget: the bytes fetched for this job (restarts and earlier runs included) stay
-// within budget_factor × the size. An attempt whose `need` bytes would pass it is not made,
-// or its body not read, so the budget stops the download before it is spent.
-function checkBudget(req: DownloadRequest, p: Part, need: number): void {
-  const size = req.expectedSize ?? p.total ?? p.hint;
-  if (size === undefined) return;
-  const factor = req.options.budget_factor;
-  const budget = Math.floor(factor * size);
-  if (p.fetched + need > budget) {
-    const what = need > 0 ? `the ${need} bytes still needed would pass the data budget` : "over the data budget";
-    throw new DownloadBudget(`${what}: ${p.fetched} bytes already fetched for a ${size}-byte file, at most ${budget} (budget_factor ${factor})`);
-  }
-}
-
-const pace = new WeakMap<Part, { since: number; bytes: number }>();
-
-// Sleep as needed so bytes over the last seconds stay under the cap.
-async function throttle(p: Part, n: number, limit: number, signal?: AbortSignal): Promise<void> {
-  const now = Date.now();
-  let w = pace.get(p);
-  if (!w || now - w.since > 5000) pace.set(p, (w = { since: now, bytes: 0 }));
-  w.bytes += n;
-  const ahead = (w.bytes / limit) * 1000 - (now - w.since);
-  if (ahead > 20) await pause(ahead, signal);
-}
-
-// Abort the attempt when fewer than the floor's bytes/s arrive over low_speed_time: the
-// low_speed_limit, but at most half a bandwidth_limit (otter's own pace must never trip it).
-function lowSpeedGuard(o: Config["download"], p: Part, ac: AbortController): { stalled: boolean; floor: number; stop(): void } {
-  const floor = o.bandwidth_limit > 0 ? Math.min(o.low_speed_limit, o.bandwidth_limit / 2) : o.low_speed_limit;
-  const g = { stalled: false, floor, stop: () => {} };
-  if (floor <= 0) return g;
-  const windowMs = o.low_speed_time * 1000;
-  // bytes received (fetched), not the offset: a restart from zero is no stall
-  const samples: { t: number; b: number }[] = [{ t: Date.now(), b: p.fetched }];
-  const timer = setInterval(() => {
-    const now = Date.now();
-    samples.push({ t: now, b: p.fetched });
-    while (samples.length > 2 && now - samples[1]!.t >= windowMs) samples.shift();
-    const first = samples[0]!;
-    if (now - first.t >= windowMs && p.fetched - first.b < (floor * (now - first.t)) / 1000) {
-      g.stalled = true;
-      ac.abort();
-    }
-  }, Math.min(1000, windowMs / 4));
-  g.stop = () => clearInterval(timer);
-  return g;
-}
-
 /** Map anything thrown during an attempt (which got `received` body bytes) to an OtterError. */
 function classify(err: unknown, req: DownloadRequest, url: string, received: number): OtterError {
   if (req.signal?.aborted) return new Cancelled("download cancelled", { cause: err });
@@ -364,10 +314,4 @@ function classify(err: unknown, req: DownloadRequest, url: string, received: num
   if (storage) return storage;
   if (/CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL/.test(code)) return new DownloadHttp(`TLS: ${describeNetworkError(err, url)}; check [download] cafile`, { cause: err });
   return new DownloadNetwork(describeNetworkError(err, url, received), { cause: err });
-}
-
-// Wait, but stop with Cancelled as soon as the job is cancelled or otter stops.
-async function pause(ms: number, signal?: AbortSignal): Promise<void> {
-  await sleep(ms, signal);
-  if (signal?.aborted) throw new Cancelled("download cancelled");
 }

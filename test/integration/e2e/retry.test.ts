@@ -86,4 +86,35 @@ describe("retry timing", () => {
     expect(res.stderr.match(/download: retrying/g)?.length).toBe(8);
     expect(res.stderr).toContain("download failed after 9 attempts in a row without progress; the last: connection reset by the server");
   }, 60_000);
+
+  test("the same rule for manifests: a manifest cut mid-body, then one answered 503 with Retry-After, is asked again within the check", async () => {
+    const file = randomBytes(1000);
+    const manifest = new TextEncoder().encode(JSON.stringify({ version: "2.0.0", url: "image.img", sha256: sha(file), meta: "m".repeat(4000) }));
+    const s = await flaky((req, r, n) => {
+      if (req.path === "/image.img") return r.serve(file);
+      if (n === 1) return r.serve(manifest, { dropAt: 2000 });
+      if (n === 2) return r.status(503, { "Retry-After": "1" });
+      r.serve(manifest);
+    });
+    const r = fx.rig({ hooks: ["install"], set: { channels: { release: `${s.url}/release.json` }, download: { retry_base: "60", retry_cap: "600" } } });
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(s.seen.filter((q) => q.path === "/release.json").length).toBe(3);
+    expect(s.seen[2]!.at - s.seen[1]!.at).toBeGreaterThanOrEqual(950); // the Retry-After
+    expect(res.stderr).toContain("manifest: retrying");
+  }, 60_000);
+
+  test("the same rule for reports: a report_url's Retry-After is waited for, not a shorter backoff", async () => {
+    fx.server.publish("release", "2.0.0", randomBytes(1000));
+    const posts: number[] = [];
+    const s = await flaky((_, r) => {
+      posts.push(Date.now());
+      r.status(posts.length === 1 ? 503 : 200, posts.length === 1 ? { "Retry-After": "3" } : {});
+    });
+    const r = fx.rig({ hooks: ["install"], set: { service: { report_url: `${s.url}/report` } } });
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(posts.length).toBeGreaterThanOrEqual(3);
+    expect(posts[1]! - posts[0]!).toBeGreaterThanOrEqual(2900);
+  }, 60_000);
 });

@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { execFileSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startServer, type Running } from "../../helpers/flakyserver.ts";
 import { perTest, waitFor } from "../../helpers/rig.ts";
@@ -92,4 +92,16 @@ describe("local storage errors are a pause, not a network failure", () => {
     expect(stderr).toContain(`paused in download: cannot write ${r.state}/journal.json: read-only file system (EROFS)`);
     expect(stderr).not.toContain("download: retrying");
   }, 60_000);
+
+  test("a stale lock in a read-only state_dir: the real cause, not \"another otter is starting\"", async () => {
+    const r = fx.rig({ hooks: ["install"] });
+    if (!tmpfs(r.state, "1m")) return;
+    // a dead holder's lock: otter would take it over, if it could write there
+    writeFileSync(join(r.state, "otter.lock"), JSON.stringify({ pid: 2 ** 22 + 1, startTicks: "1", since: "2026-01-01T00:00:00Z", command: "otter run" }));
+    readOnly(r.state);
+    const res = await r.run();
+    expect(res.code).toBe(3);
+    expect(res.stderr).toContain(`cannot write ${r.state}/otter.lock: read-only file system (EROFS)`);
+    expect(res.stderr).not.toContain("another otter is starting");
+  });
 });

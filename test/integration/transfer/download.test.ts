@@ -134,8 +134,11 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
   // backpressure, so this stays small), and the download resumes that much earlier.
   const QUEUED = engine === "bun" ? MiB : 0;
 
+  // The server overstates the first answer only: were every answer to overstate, Bun would
+  // drop a resume's whole short body whenever it was buffered before otter read it (under
+  // load), and no attempt would make progress (seen: 20 attempts, 0 bytes each).
   test("Content-Length longer than the body, size unknown: resumed at what was read, then the digest says done", async () => {
-    const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"', lengthDelta: 5000 }));
+    const s = await serve((_, r, n) => r.serve(FILE, { etag: '"v1"', lengthDelta: n === 1 ? 5000 : 0 }));
     const res = await download(request(`${s.url}/f`, { expectedSize: undefined }));
     expect(res.sha256).toBe(SHA);
     const at = Number(/^bytes=(\d+)-$/.exec(s.seen[1]!.headers.range!)![1]);
