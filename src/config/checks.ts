@@ -27,9 +27,8 @@ export function configProblems(config: Config): Problems {
   const channels = Object.keys(config.channels);
   const { download: d, verify: v, policy: p } = config;
   for (const [name, url] of Object.entries(config.channels)) {
-    const scheme = /^(http|file):/.exec(url)?.[1];
-    if (scheme && !d.allow_http) {
-      errors.push(`${file} [channels] ${name}: ${scheme}:// is refused unless [download] allow_http = true; set it, or use an https:// URL`);
+    if (url.startsWith("http:") && !d.allow_http) {
+      errors.push(`${file} [channels] ${name}: http:// is refused unless [download] allow_http = true; set it, or use an https:// URL`);
     }
     if (!p.priority.includes(name)) {
       warnings.push(`${file} [channels] ${name}: not in [policy] priority (${p.priority.join(", ")}), so it ranks below every listed channel; add it to priority`);

@@ -180,8 +180,6 @@ for (const [name, bin] of Object.entries(BINS)) {
     test.each([
       ["an http:// channel without allow_http", "[channels]\nrelease = http://u.example/r.json\n", 2,
         "[channels] release: http:// is refused unless [download] allow_http = true; set it, or use an https:// URL"],
-      ["a file:// channel without allow_http", "[channels]\nrelease = file:///srv/r.json\n", 2,
-        "[channels] release: file:// is refused unless [download] allow_http = true"],
       ["require_signature without a key or CA", "[verify]\nrequire_signature = true\n", 2,
         "[verify] require_signature: no [verify] public_key or ca to check a signature with, so every update is refused; set public_key (or ca)"],
       ["a channel missing from priority", "[channels]\nbeta = https://u.example/b.json\n", 0,
