@@ -13,7 +13,9 @@
 //   with SHA-256; any salt length is accepted.
 // - ed25519: pure Ed25519 over the 32 raw bytes of SHA-256(file), i.e.
 //   `openssl dgst -sha256 -binary file > d; openssl pkeyutl -sign -rawin -inkey key -in d`
-//   (Ed25519 cannot stream, so it signs the digest).
+//   (Ed25519 cannot stream, so it signs the digest); or, for a file of at most
+//   ED25519_WHOLE_MAX bytes, pure Ed25519 over the file itself, as
+//   `openssl pkeyutl -sign -rawin -inkey key -in file` makes it (the file is then read whole).
 // The signature travels base64 in SignatureSpec.value.
 import { constants, createHash, createPublicKey, createVerify, verify as verifyRaw, X509Certificate, type KeyObject } from "node:crypto";
 import { createReadStream, readFileSync, rmSync, statSync } from "node:fs";
@@ -71,8 +73,22 @@ async function check(result: DownloadResult, expect: Expectation, cfg: Config["v
   }
   const digest = hash.digest();
   if (digest.toString("hex") !== result.sha256) throw new DigestMismatch(`file changed on disk since download (sha256 ${digest.toString("hex")}); file deleted`);
-  if (!signatureHolds(algorithm, key, signature, digest, verifier)) {
+  if (!signatureHolds(algorithm, key, signature, digest, verifier) && !(algorithm === "ed25519" && wholeFileEd25519(result, key, signature))) {
     throw new SignatureInvalid(`${algorithm} signature does not match the file and key; file deleted`);
+  }
+}
+
+/** Largest file whose pure Ed25519 signature (over the file, not its digest) is checked: it is held in memory. */
+export const ED25519_WHOLE_MAX = 64 * 2 ** 20;
+
+// Pure Ed25519 over the whole file, for a file small enough to hold; the bytes held are the ones hashed.
+function wholeFileEd25519(result: DownloadResult, key: KeyObject, sig: Buffer): boolean {
+  if (result.size > ED25519_WHOLE_MAX) return false;
+  const bytes = readFileSync(result.path);
+  try {
+    return createHash("sha256").update(bytes).digest("hex") === result.sha256 && verifyRaw(null, bytes, key, sig);
+  } catch {
+    return false;
   }
 }
 
