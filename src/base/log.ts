@@ -47,6 +47,7 @@ export function onLog(listener: Listener): void {
 }
 
 function emit(level: Level, raw: string, rawFields: Fields = {}): void {
+  if (!listeners.length && !enabled(level)) return; // a DEBUG line nobody takes costs nothing
   const msg = printable(raw);
   const fields = Object.fromEntries(Object.entries(rawFields).map(([k, v]) => [k, typeof v === "string" ? printable(v) : v]));
   for (const listener of listeners) listener(level, msg, fields);
