@@ -13,16 +13,18 @@ import type { Config } from "../config/config.ts";
 import type { ProgressBar } from "../transfer/progress.ts";
 import { createSource } from "../sources/index.ts";
 import { dropQueuedInstall, INSTALL_QUEUE_FILE, takeQueuedInstall, withQueuedInstalls } from "../sources/manual.ts";
-import type { Offer, Source } from "../sources/source.ts";
+import type { Offer, Source, SourceEvents } from "../sources/source.ts";
 import { APPROVALS_FILE, readApprovals } from "../policy/approvalfile.ts";
-import { approvalId } from "../policy/policy.ts";
+import { approvalId, formatDuration } from "../policy/policy.ts";
 import { Decider } from "./act.ts";
 import { readHistory } from "./history.ts";
 import { Journal, type JobRecord } from "./journal.ts";
 import { Outbox } from "./outbox.ts";
 import { cancellable, type State } from "./pipeline.ts";
+import { Reload } from "./reload.ts";
 import { runJob, type RunResult } from "./runner.ts";
 import { Supervisor } from "./supervisor.ts";
+import { SystemdService } from "./systemd.ts";
 
 export interface AgentOptions {
   once: boolean;
@@ -34,6 +36,8 @@ export interface AgentOptions {
   progress?: ProgressBar;
   /** --once --jitter: wait a random part of check_jitter before the check, as a daemon does */
   jitter?: boolean;
+  /** read the config file again (SIGHUP, daemon only) */
+  reload?: () => Config;
 }
 
 /** A new job for an offer; an AWS execution left in reboot_start resumes at the version check (Upparat). */
@@ -65,15 +69,24 @@ export async function runAgent(config: Config, opts: AgentOptions): Promise<Exit
   const release = acquireLock(dir, opts.once ? "otter --once" : "otter run");
   removeStaleTemps(dir);
   const stop = new AbortController();
+  const service = await SystemdService.open();
   const onSignal = (sig: string) => {
     log.info(`${sig}: stopping`);
+    service.stopping();
     stop.abort();
   };
+  const reload = opts.reload && !opts.once ? new Reload(opts.reload, dir) : undefined;
+  const onHup = () => {
+    service.reloading();
+    service.reloaded(reload!.request());
+  };
   process.on("SIGTERM", onSignal).on("SIGINT", onSignal);
+  if (reload) process.on("SIGHUP", onHup);
   try {
-    return await loop(config, opts, stop.signal);
+    return await loop(config, opts, stop.signal, service, reload);
   } finally {
-    process.off("SIGTERM", onSignal).off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal).off("SIGINT", onSignal).off("SIGHUP", onHup);
+    service.close();
     release();
   }
 }
@@ -93,14 +106,14 @@ function watchApprovals(dir: string, onChange: () => void): () => void {
   }
 }
 
-async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Promise<ExitCode> {
+async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, service: SystemdService, reload?: Reload): Promise<ExitCode> {
   const journal = Journal.open(config.service.state_dir);
   const under = journal.data.job;
   // `otter install` never silently resumes another job in place of the file it was given.
   if (opts.source && under) {
     throw new UsageError(`a job is under way: ${under.offer.id} (version ${under.offer.version}) in ${under.state}; finish it (otter --once, or start the daemon), then run otter install again`);
   }
-  const source = opts.source ?? withQueuedInstalls(config, await createSource(config));
+  let source = opts.source ?? withQueuedInstalls(config, await createSource(config));
   let wake = new AbortController();
   let cancel = new AbortController();
   // Stop the job under way while that is still safe (before install); past that it finishes.
@@ -112,7 +125,7 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
   };
   const outbox = new Outbox(journal, source, stop);
   journal.onEnqueue = () => outbox.kick();
-  await source.start({
+  const events: SourceEvents = {
     wake: () => {
       wake.abort();
       outbox.retryNow(); // reconnected: queued reports need not wait out their backoff
@@ -121,10 +134,13 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
       const job = journal.data.job;
       if (job?.offer.id === jobId) cancelJob(job, `job ${jobId} was cancelled upstream`);
     },
-  });
+  };
+  await source.start(events);
   outbox.start();
+  service.liveness.watch(() => source.stalled?.());
   // The workload is supervised by the daemon only: a --once or `otter install` run ends.
   const supervisor = opts.once ? undefined : new Supervisor(config, journal, () => wake.abort());
+  service.ready();
   // `otter deny` of the job under way cancels it, whether it came while the daemon ran or
   // while otter was stopped (checked again as the job resumes).
   const cancelIfDenied = () => {
@@ -142,14 +158,30 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
     const signal = AbortSignal.any([stop, cancel.signal]);
     const flush = (ms: number) => outbox.drain(ms).then(() => {});
     const stopWorkload = supervisor && (() => supervisor.stop(true));
-    return runJob({ config, journal, source, signal, flush, progress: opts.progress, stopWorkload }, stop, resumed);
+    const job = journal.data.job!;
+    const progress = service.downloadProgress(job, opts.progress);
+    const onState = () => service.jobState(job, config);
+    return runJob({ config, journal, source, signal, flush, progress, stopWorkload, onState, expect: service.liveness.doing }, stop, resumed);
   };
   // An AWS job the policy refused ends at once as REJECTED, through the report state and the outbox.
-  const decider = new Decider(config, journal, async (offer, outcome) => {
+  const reject = async (offer: Offer, outcome: JobRecord["outcome"]) => {
     journal.data.job = newJob(offer, "report", outcome);
     journal.save();
     await run(false);
-  });
+  };
+  let decider = new Decider(config, journal, reject);
+  // SIGHUP's new config, between jobs: a new source (channels, broker), policy and workload command.
+  if (reload) reload.onStaged = () => wake.abort();
+  const reconfigure = async (next: Config) => {
+    await source.stop();
+    config = next;
+    source = withQueuedInstalls(config, await createSource(config));
+    await source.start(events);
+    outbox.use(source);
+    decider = new Decider(config, journal, reject);
+    await supervisor?.reconfigure(config);
+    log.info("new config applied");
+  };
   let code: ExitCode = EXIT.ok;
   // A job found in the journal at start is a resume (a crash, a reboot): the loop guard counts it.
   let resumed = journal.data.job !== undefined;
@@ -161,7 +193,10 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
       // A fresh wake signal before asking: a notification that arrives while the check or the
       // job runs must still cut the sleep below short (it was lost when made after the check).
       wake = new AbortController();
+      const next = journal.data.job ? undefined : reload?.take();
+      if (next) await reconfigure(next);
       let wait = config.service.check_interval * 1000 + Math.random() * config.service.check_jitter * 1000;
+      let idle = "";
       await supervisor?.ensure();
       if (jitterFirst && !journal.data.job) {
         await sleep(Math.random() * config.service.check_jitter * 1000, stop);
@@ -171,6 +206,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
       if (stop.aborted) break;
       if (!journal.data.job) {
         try {
+          service.status("checking for updates");
+          service.liveness.doing("checking for updates", checkBoundMs(config));
           // What `otter install` queued while this otter held the lock comes first.
           const queued = opts.source ? undefined : takeQueuedInstall(config, (id) => readHistory(config.service.state_dir).some((h) => h.id === id));
           const offers = queued ? [queued] : await source.check();
@@ -184,10 +221,12 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
             if (queued) dropQueuedInstall(config);
           } else {
             opts.summary?.(step.summary);
+            idle = step.code === EXIT.ok ? `idle: ${step.summary}` : step.summary;
             if (step.until !== undefined) wait = Math.max(MIN_WAIT_MS, Math.min(wait, step.until - now));
           }
         } catch (err) {
           log.warn(`check failed: ${describe(err)}`);
+          idle = `idle: check failed: ${describe(err)}`;
           code = exitCodeOf(err);
         }
       }
@@ -196,10 +235,13 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
         resumed = false;
         code = exitFor(result);
         opts.summary?.(describeResult(result));
+        idle = describeResult(result);
         if (result.kind === "paused") wait = pauseFor(config, result.error);
         else if (result.kind === "done" && !opts.once) continue; // look for the next job at once
       }
       if (opts.once) break;
+      service.status(`${idle}; next check in ${wait < 60_000 ? `${Math.ceil(wait / 1000)}s` : formatDuration(wait)}`);
+      service.liveness.doing("sleeping until the next check", wait);
       await sleep(wait, AbortSignal.any([stop, wake.signal]));
     }
   } finally {
@@ -219,6 +261,14 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal): Prom
 
 // A wait computed from a time that has just passed (a clock step) must not spin the loop.
 const MIN_WAIT_MS = 1000;
+
+// The longest a check may take before the watchdog calls it stuck: manifests are fetched in
+// parallel (headers within connect_timeout, the body within stall_timeout); AWS asks for the
+// pending jobs and describes one, each answer within answer_timeout after the broker came up.
+function checkBoundMs(config: Config): number {
+  const d = config.download;
+  return 1000 * Math.max(d.connect_timeout + d.stall_timeout, 4 * config.broker.answer_timeout);
+}
 
 // How long a paused job waits: until the update window opens, else retry_interval.
 function pauseFor(config: Config, error: OtterError): number {

@@ -9,6 +9,7 @@ import { sleep } from "../base/sleep.ts";
 import type { Config } from "../config/config.ts";
 import { runHook } from "./hooks.ts";
 import type { Journal } from "./journal.ts";
+import type { Expect } from "./liveness.ts";
 
 export type HookName = "version" | "download" | "install" | "restart" | "ready" | "rollback";
 
@@ -24,6 +25,8 @@ export interface HookCall {
   /** added to the hook's environment */
   env?: Record<string, string>;
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
+  /** tells the watchdog: a run is alive within its timeout, a retry wait within retry_interval */
+  expect?: Expect;
 }
 
 // Lines of a failed hook's output in its message (stdout and stderr as they came).
@@ -46,6 +49,7 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
     const elapsed = Math.floor((Date.now() - count.firstCall) / 1000);
     const args = [String(elapsed), String(count.retries), job.offer.meta, ...(call.extra ?? [])];
     log.info(`running ${name} hook`, { job: job.offer.id, retry: count.retries });
+    call.expect?.(`${name} hook`, timeoutOf(config, name));
     const res = await runHook({
       name, path, args, env: call.env, timeoutMs: timeoutOf(config, name), killGraceMs: config.hooks.kill_grace * 1000,
       signal: call.signal, onLine: call.onLine,
@@ -55,6 +59,7 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
       },
     });
     delete job.hookProcess;
+    call.expect?.(`after the ${name} hook`);
     const tail = res.lastLines.length ? `: ${res.lastLines.slice(-TAIL_LINES).join(" | ")}` : "";
     if (res.cancelled) throw new Cancelled(`${name} hook stopped: the job was cancelled or otter is stopping`);
     if (res.timedOut) throw new HookTimeout(`${name} hook ran past its ${timeoutOf(config, name) / 1000} s timeout and was killed${tail}`);
@@ -72,6 +77,7 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
       throw new HookRetriesExhausted(`${name} hook: Timeout after ${Math.floor((Date.now() - count.firstCall) / 1000)} s (${count.retries} runs asked to retry)`);
     }
     log.info(`${name} hook asked to retry later`, { in: `${config.hooks.retry_interval}s`, retry: count.retries });
+    call.expect?.(`${name} hook: waiting to retry`, config.hooks.retry_interval * 1000);
     await sleep(config.hooks.retry_interval * 1000, call.signal);
   }
 }

@@ -21,9 +21,15 @@ export class Outbox {
 
   constructor(
     private readonly journal: Journal,
-    private readonly source: Source,
+    private source: Source,
     private readonly stop: AbortSignal,
   ) {}
+
+  /** Deliver through `source` from now on (a reloaded config's); a backoff the old one caused ends. */
+  use(source: Source): void {
+    this.source = source;
+    this.retryNow();
+  }
 
   /** Start the delivery loop (once). */
   start(): void {

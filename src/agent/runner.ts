@@ -75,6 +75,7 @@ async function drive(ctx: Ctx, stopping: AbortSignal, resumed: boolean): Promise
   while (job.state !== "done") {
     const state = job.state as Exclude<State, "done">;
     log.debug(`job ${job.offer.id}: ${state}`);
+    ctx.onState?.();
     let event: Event;
     try {
       event = await handlers[state](ctx, job);

@@ -15,6 +15,7 @@ import { artifactPaths, downloaded, installable, verifyDownload } from "./artifa
 import { appendHistory } from "./history.ts";
 import { callHook, type HookCall, type HookName } from "./hookcall.ts";
 import type { Journal, JobRecord, Outcome } from "./journal.ts";
+import type { Expect } from "./liveness.ts";
 import type { Event, State } from "./pipeline.ts";
 
 export interface Ctx {
@@ -29,13 +30,17 @@ export interface Ctx {
   progress?: ProgressBar;
   /** stop the supervised workload before the install hook replaces its image (daemon) */
   stopWorkload?(): Promise<void>;
+  /** the job entered its current state (systemd's status line, the watchdog) */
+  onState?(): void;
+  /** work that shows progress again within a bound, for the watchdog (agent/liveness.ts) */
+  expect?: Expect;
 }
 
 type Handler = (ctx: Ctx, job: JobRecord) => Promise<Event>;
 
 
 function hook(ctx: Ctx, key: State, name: HookName, extra: string[] = [], more: Pick<HookCall, "onLine" | "env"> = {}) {
-  return callHook({ config: ctx.config, journal: ctx.journal, signal: ctx.signal, key, name, extra, ...more });
+  return callHook({ config: ctx.config, journal: ctx.journal, signal: ctx.signal, key, name, extra, expect: ctx.expect, ...more });
 }
 
 /** The phase a rollback hook is told failed, by the state it failed in (only these roll back). */
@@ -116,6 +121,7 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
           dl.resume = r;
           ctx.journal.save();
         },
+        onRetry: (waitMs) => ctx.expect?.("download: waiting to retry", waitMs + (ctx.config.download.connect_timeout + ctx.config.download.stall_timeout) * 1000),
         options: ctx.config.download,
         credentialOrigins: credentialOrigins(ctx.config),
       });

@@ -20,7 +20,7 @@ export class Supervisor {
   private current?: Workload;
 
   constructor(
-    private readonly config: Config,
+    private config: Config,
     private readonly journal: Journal,
     /** called after the workload died on its own: check for a reflash at once */
     private readonly died: () => void,
@@ -59,6 +59,13 @@ export class Supervisor {
     }
     delete this.journal.data.running.workloadProcess;
     this.journal.save();
+  }
+
+  /** A reloaded config: a changed workload command restarts the workload (ensure() starts the new one). */
+  async reconfigure(config: Config): Promise<void> {
+    const changed = config.policy.workload !== this.config.policy.workload;
+    if (changed && this.current) await this.stop(true);
+    this.config = config;
   }
 
   /** Stop the workload (before an install, or when otter stops); `wanted` says whether it should run again. */

@@ -69,7 +69,7 @@ async function run(cli: Cli): Promise<ExitCode> {
     case "run": {
       const { runAgent } = await import("../agent/agent.ts");
       const progress = cli.once ? (await import("../transfer/progress.ts")).progressBar() : undefined;
-      return runAgent(await readConfigForWork(cli), { once: cli.once, jitter: cli.jitter, summary: cli.once ? printLine : undefined, progress });
+      return runAgent(await readConfigForWork(cli), { once: cli.once, jitter: cli.jitter, summary: cli.once ? printLine : undefined, progress, reload: () => readConfig(cli) });
     }
     case "plan": {
       const { plan } = await import("./plan.ts");

@@ -114,6 +114,10 @@ class AwsJobsSource implements Source {
     await this.link?.stop();
   }
 
+  stalled(): string | undefined {
+    return this.link?.stalled();
+  }
+
   async check(opts: { dryRun?: boolean } = {}): Promise<Offer[]> {
     const a = await this.request(jobsTopic(this.thing, "get"), {});
     if (!a.accepted) throw this.failure(a, "asking for pending jobs");

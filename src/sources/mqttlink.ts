@@ -33,6 +33,34 @@ export interface Answer {
   body: Record<string, unknown>;
 }
 
+/** What the watchdog needs to know of a link (monotonic ms). */
+export interface LinkClock {
+  /** connected and subscribed */
+  ready: boolean;
+  /** the last packet from the broker */
+  heardAt: number;
+  /** when the current (or the next scheduled) connection attempt starts */
+  attemptAt: number;
+  keepaliveMs: number;
+  answerTimeoutMs: number;
+}
+
+/**
+ * Why a link is stuck at `now`, or undefined. Up, the broker answers at least every keepalive
+ * (PINGRESP); mqtt.js drops a link that misses one, but not while otter keeps publishing
+ * (each publish postpones its ping), so silence past twice the keepalive counts. Down, each
+ * attempt ends (connected or failed) within answer_timeout of its start.
+ */
+export function linkStalled(l: LinkClock, now: number): string | undefined {
+  if (l.ready) {
+    const silent = now - l.heardAt;
+    if (l.keepaliveMs > 0 && silent > 2 * l.keepaliveMs + l.answerTimeoutMs) return `the MQTT broker has sent nothing for ${Math.round(silent / 1000)} s (keepalive ${l.keepaliveMs / 1000} s)`;
+    return undefined;
+  }
+  const late = now - l.attemptAt - l.answerTimeoutMs;
+  return late > 0 ? `an MQTT connection attempt has not ended ${Math.round(late / 1000)} s past answer_timeout` : undefined;
+}
+
 interface Waiting {
   resolve(a: Answer): void;
   reject(err: Error): void;
@@ -49,6 +77,8 @@ export class MqttLink {
   private readonly readyWaiters = new Set<() => void>();
   private readonly session = Math.random().toString(16).slice(2, 10);
   private counter = 0;
+  private heardAt = 0;
+  private attemptAt = 0;
 
   constructor(private readonly o: LinkOptions) {}
 
@@ -75,8 +105,10 @@ export class MqttLink {
         ...(this.o.port === 443 && { ALPNProtocols: ["x-amzn-mqtt-ca"] }),
       }),
     };
+    this.attemptAt = performance.now();
     const client = connect(options);
     this.client = client;
+    client.on("packetreceive", () => (this.heardAt = performance.now()));
     client.on("connect", () => this.connected(client));
     client.on("close", () => this.closed());
     client.on("error", (err) => log.debug("mqtt error", { error: err.message }));
@@ -85,6 +117,13 @@ export class MqttLink {
 
   get isConnected(): boolean {
     return this.ready;
+  }
+
+  /** Why the link is stuck now (see linkStalled), for the watchdog. */
+  stalled(): string | undefined {
+    if (this.stopped || !this.client) return undefined;
+    const clock = { ready: this.ready, heardAt: this.heardAt, attemptAt: this.attemptAt, keepaliveMs: this.o.keepaliveSeconds * 1000, answerTimeoutMs: this.o.answerTimeoutMs };
+    return linkStalled(clock, performance.now());
   }
 
   /** Publish a request with a fresh clientToken and wait for its accepted/rejected answer. */
@@ -134,6 +173,7 @@ export class MqttLink {
     // The formula is unit-free: milliseconds in, milliseconds out.
     const delay = Math.floor(backoffSeconds(this.attempt++, this.o.reconnectBaseMs, this.o.reconnectCapMs));
     log.debug("mqtt reconnect scheduled", { in_ms: delay, attempt: this.attempt });
+    this.attemptAt = performance.now() + delay;
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopped) this.client?.reconnect();

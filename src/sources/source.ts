@@ -73,6 +73,8 @@ export interface Source {
   check(opts?: { dryRun?: boolean }): Promise<Offer[]>;
   /** Deliver one report; resolves once the upstream acknowledged it. Throws a transient error to retry. */
   report(report: Report): Promise<Delivery>;
+  /** Why the source's link is stuck (connected yet silent past its keepalive), for the watchdog; undefined while it moves. */
+  stalled?(): string | undefined;
   /** A fresh copy of an offer (AWS re-signs presigned URLs on every describe). */
   refresh?(offer: Offer): Promise<Offer>;
   stop(): Promise<void>;

@@ -149,6 +149,7 @@ async function fetchLoop(req: DownloadRequest, p: Part, t: Transport): Promise<v
     await req.onCheckpoint?.(resumePoint(p)); // the count survives a crash
     const wait = retryDelaySeconds({ progressed, failures: p.attempts, base: o.retry_base, cap: o.retry_cap, retryAfter: failure.retryAfter });
     log.info("download: retrying", { reason: failure.message, at: p.offset, in_s: Number(wait.toFixed(2)), without_progress: `${p.attempts}/${o.max_attempts}` });
+    req.onRetry?.(wait * 1000);
     await pause(wait * 1000, req.signal);
   }
 }

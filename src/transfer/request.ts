@@ -32,6 +32,8 @@ export interface DownloadRequest {
   refreshUrl?: () => Promise<string>;
   /** at most about once a second, plus once at the end */
   onProgress?: (p: DownloadProgress) => void;
+  /** a failed attempt is retried after waitMs (the watchdog's sign that a quiet download still moves) */
+  onRetry?: (waitMs: number) => void;
   /** after the part file is fsynced up to r.bytes (every options.sync_interval bytes or CHECKPOINT_MS) */
   onCheckpoint?: (r: ResumePoint) => void | Promise<void>;
   options: Config["download"];
