@@ -245,6 +245,21 @@ function crossCheck(config: Config, file: string): void {
       throw new ConfigError(`${file} [channels] ${name}: expected a manifest URL (https://, http:// or file://), got ${JSON.stringify(url)}; e.g. ${name} = https://updates.example.com/${name}.json`);
     }
   }
+  for (const origin of config.download.credential_origins) {
+    if (!isOrigin(origin)) {
+      throw new ConfigError(`${file} [download] credential_origins: expected origins (scheme://host[:port], no path), got ${JSON.stringify(origin.slice(0, 80))}; e.g. credential_origins = https://files.example.com:8443`);
+    }
+  }
+}
+
+// scheme://host[:port] of http(s), optionally with a trailing "/".
+function isOrigin(text: string): boolean {
+  try {
+    const u = new URL(text);
+    return /^https?:$/.test(u.protocol) && u.origin === text.replace(/\/$/, "");
+  } catch {
+    return false;
+  }
 }
 
 /** Which job source this config selects. */

@@ -3,7 +3,6 @@
 // (scheme + host + port of a channel, of report_url, or listed in credential_origins), as
 // browsers and curl do. A redirect to another origin drops them for the rest of the chain,
 // and a file URL a manifest or job names on another origin gets none. Pure: no I/O.
-import { ConfigError } from "../base/errors.ts";
 import type { Config } from "../config/config.ts";
 
 /** scheme://host[:port] of an http(s) URL, else undefined. */
@@ -16,17 +15,10 @@ export function originOf(url: string): string | undefined {
   }
 }
 
-/** The origins credentials may go to: the channels', report_url's and [download] credential_origins. */
+/** The origins credentials may go to: the channels', report_url's and [download] credential_origins (checked by config.ts). */
 export function credentialOrigins(config: Pick<Config, "channels" | "service" | "download">): string[] {
-  const listed = config.download.credential_origins.map((o) => {
-    const origin = originOf(o);
-    if (!origin || origin !== o.replace(/\/$/, "")) {
-      throw new ConfigError(`[download] credential_origins: expected origins like https://files.example.com:8443, got ${JSON.stringify(o.slice(0, 80))}`);
-    }
-    return origin;
-  });
-  const configured = [...Object.values(config.channels), config.service.report_url ?? ""].map(originOf);
-  return [...new Set([...listed, ...configured.filter((o): o is string => o !== undefined)])];
+  const urls = [...config.download.credential_origins, ...Object.values(config.channels), config.service.report_url ?? ""];
+  return [...new Set(urls.map(originOf).filter((o): o is string => o !== undefined))];
 }
 
 /** The URL without userinfo, and the Basic authorization its userinfo stands for (if any). */

@@ -221,6 +221,13 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(res.fetched).toBe(FILE.length);
   });
 
+  test("403 on a presigned URL: the fresh URL is asked for at once, never after a backoff", async () => {
+    const s = await serve((req, r) => (req.path === "/new" ? r.serve(FILE, { etag: '"v1"' }) : r.status(403)));
+    const res = await download(request(`${s.url}/old`, { options: options("retry_base = 30\nretry_cap = 30"), refreshUrl: async () => `${s.url}/new` }));
+    expect(res.sha256).toBe(SHA);
+    expect(s.seen[1]!.at - s.seen[0]!.at).toBeLessThan(2000); // a backoff would be up to 30 s
+  });
+
   test("403 again after a fresh URL is URL_EXPIRED; 403 without refreshUrl is final", async () => {
     const s = await serve((_, r) => r.status(403));
     const err = await failure(download(request(`${s.url}/old`, { refreshUrl: async () => `${s.url}/new` })));

@@ -124,6 +124,7 @@ describe("one-line errors", () => {
     ["[verify]\npublic_key = /nonexistent/key.pem", 'otter.ini [verify] public_key: expected a readable file, got "/nonexistent/key.pem"; e.g. public_key = /etc/otter/ca.pem'],
     ["[hooks]\ninstall = /nonexistent/install", 'otter.ini [hooks] install: expected an existing executable file, got "/nonexistent/install"; e.g. install = /usr/local/bin/otter-install'],
     ["[channels]\nrelease = ftp://x/r.json", 'otter.ini [channels] release: expected a manifest URL (https://, http:// or file://), got "ftp://x/r.json"; e.g. release = https://updates.example.com/release.json'],
+    ["[download]\ncredential_origins = https://files.example.com/path", 'otter.ini [download] credential_origins: expected origins (scheme://host[:port], no path), got "https://files.example.com/path"; e.g. credential_origins = https://files.example.com:8443'],
     ["[hooks]\nversion = 1\n[hooks]\n", "otter.ini:3: section [hooks] appears twice"],
   ])("%j", (text, message) => {
     expect(errorOf(text)).toBe(message);

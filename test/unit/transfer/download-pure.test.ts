@@ -1,6 +1,7 @@
 // The downloader's pure pieces: backoff, Retry-After, Content-Range, headers, progress text.
 import { describe, expect, test } from "bun:test";
 import { backoffSeconds, parseContentRange, retryAfterSeconds, retryDelaySeconds } from "../../../src/base/backoff.ts";
+import { credentialOrigins, splitUserinfo } from "../../../src/transfer/credentials.ts";
 import { describeNetworkError, parseHeaders, redact } from "../../../src/transfer/http.ts";
 import { formatBytes, renderProgress } from "../../../src/transfer/progress.ts";
 
@@ -71,6 +72,22 @@ describe("network errors in otter's words", () => {
   test("URLs in messages: no userinfo, no query, capped", () => {
     expect(redact("https://u:p@h:8/a/b?X-Amz-Signature=s")).toBe("https://h:8/a/b");
     expect(redact(`https://h/${"a".repeat(5000)}`).length).toBeLessThan(170);
+  });
+});
+
+describe("credentials", () => {
+  test("the origins they may go to: channels, report_url and credential_origins, each once; a file:// channel has none", () => {
+    const config = {
+      channels: { release: "https://u:p@updates.example.com/release.json", nightly: "https://updates.example.com:443/n.json", local: "file:///media/usb/r.json" },
+      service: { report_url: "http://reports.example.com:8080/r" },
+      download: { credential_origins: ["https://files.example.com:8443/"] },
+    } as unknown as Parameters<typeof credentialOrigins>[0];
+    expect(credentialOrigins(config)).toEqual(["https://files.example.com:8443", "https://updates.example.com", "http://reports.example.com:8080"]);
+  });
+
+  test("userinfo becomes Basic authorization and leaves the URL", () => {
+    expect(splitUserinfo("https://dev:pa%40ss@h/f")).toEqual({ url: "https://h/f", basic: `Basic ${Buffer.from("dev:pa@ss").toString("base64")}` });
+    expect(splitUserinfo("https://h/f?x=1")).toEqual({ url: "https://h/f?x=1" });
   });
 });
 
