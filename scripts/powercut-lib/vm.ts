@@ -50,9 +50,17 @@ function qemuArgs(o: BootOptions): string[] {
 // Serial output carries terminal escapes (SeaBIOS, the kernel's console setup) and CRs.
 const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]|\x1bc|\r/g;
 
+// A harness that exits (a test timing out, ^C) takes its guests with it.
+const running = new Set<Bun.Subprocess>();
+process.on("exit", () => {
+  for (const p of running) p.kill("SIGKILL");
+});
+
 export function boot(o: BootOptions): Boot {
   const started = Date.now();
   const proc = Bun.spawn(qemuArgs(o), { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  running.add(proc);
+  void proc.exited.then(() => running.delete(proc));
   const lines: Line[] = [];
   const listeners: ((l: Line) => void)[] = [];
   let cut = false;
