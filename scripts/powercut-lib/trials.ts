@@ -209,7 +209,10 @@ async function bootUntilOver(d: Device, release: Release, plan: TrialPlan, logFi
         d.uncutMs[plan.kind] = Date.now() - started;
       }
       return { cuts, boots };
-    } else problems.other.push(`boot ${boots} ended without the guest's end line (qemu died?)`);
+    } else {
+      const panic = b.lines.find((l) => l.text.includes("Kernel panic"))?.text.replace(/.*Kernel panic/, "Kernel panic");
+      problems.other.push(`boot ${boots} ended without the guest's end line: ${panic ?? "qemu died?"}`);
+    }
   }
   problems.lost.push(`not over after ${d.maxBoots} boots`);
   return { cuts, boots };

@@ -40,7 +40,9 @@ function qemuArgs(o: BootOptions): string[] {
   return [
     "qemu-system-x86_64", "-accel", o.accel, "-cpu", o.accel === "kvm" ? "host" : "max", "-m", "1024", "-smp", "1",
     "-nographic", "-no-reboot", "-kernel", o.guest.kernel, "-initrd", o.guest.initrd,
-    "-append", `console=ttyS0 loglevel=3 panic=-1 random.trust_cpu=on powercut.target=${o.target} ${o.append ?? ""}`.trim(),
+    // no_timer_check: a host busy enough slows TCG past the kernel's IO-APIC timer check,
+    // which then panics ("IO-APIC + timer doesn't work!")
+    "-append", `console=ttyS0 loglevel=3 panic=-1 no_timer_check random.trust_cpu=on powercut.target=${o.target} ${o.append ?? ""}`.trim(),
     "-drive", `file=${o.image},format=raw,if=virtio,cache=none`,
     "-netdev", `user,id=n0,restrict=on,guestfwd=tcp:10.0.2.100:80-cmd:${BUSYBOX} nc 127.0.0.1 ${o.port}`,
     "-device", "virtio-net-pci,netdev=n0,romfile=",
@@ -50,11 +52,18 @@ function qemuArgs(o: BootOptions): string[] {
 // Serial output carries terminal escapes (SeaBIOS, the kernel's console setup) and CRs.
 const ESCAPES = /\x1b\[[0-9;?]*[A-Za-z]|\x1bc|\r/g;
 
-// A harness that exits (a test timing out, ^C) takes its guests with it.
+// A harness that exits or is stopped (a test timing out, ^C) takes its guests with it.
 const running = new Set<Bun.Subprocess>();
-process.on("exit", () => {
+const killGuests = () => {
   for (const p of running) p.kill("SIGKILL");
-});
+};
+process.on("exit", killGuests);
+for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  process.once(signal, () => {
+    killGuests();
+    process.exit(code);
+  });
+}
 
 export function boot(o: BootOptions): Boot {
   const started = Date.now();
