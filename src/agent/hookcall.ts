@@ -3,6 +3,7 @@
 // max_retries runs, counted in the journal so a crash never resets the count; every run
 // has a timeout; a failure carries the hook's last lines.
 import { Cancelled, HookFailed, HookRetriesExhausted, HookTimeout } from "../base/errors.ts";
+import { readSpan, startSpan } from "../base/clock.ts";
 import { log } from "../base/log.ts";
 import { identify, stillRunning, stopGroup } from "../base/proc.ts";
 import { sleep } from "../base/sleep.ts";
@@ -43,10 +44,13 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
   const path = config.hooks[name];
   if (!path) return undefined;
   const job = journal.data.job!;
-  const count = (job.hooks[call.key] ??= { firstCall: Date.now(), retries: 0 });
+  const count = (job.hooks[call.key] ??= { firstCall: Date.now(), retries: 0, span: startSpan() });
+  // A count an older otter journaled has no span: what the wall clock says has passed, never less than 0.
+  count.span ??= startSpan(Math.max(0, Date.now() - count.firstCall));
   journal.save();
   for (;;) {
-    const elapsed = Math.floor((Date.now() - count.firstCall) / 1000);
+    // ELAPSED: monotonic, so a step of the wall clock never makes it negative or jump.
+    const elapsed = Math.floor(readSpan(count.span) / 1000);
     const args = [String(elapsed), String(count.retries), job.offer.meta, ...(call.extra ?? [])];
     log.info(`running ${name} hook`, { job: job.offer.id, retry: count.retries });
     call.expect?.(`${name} hook`, timeoutOf(config, name));
@@ -74,7 +78,7 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
     count.retries++;
     journal.save();
     if (count.retries >= config.hooks.max_retries) {
-      throw new HookRetriesExhausted(`${name} hook: Timeout after ${Math.floor((Date.now() - count.firstCall) / 1000)} s (${count.retries} runs asked to retry)`);
+      throw new HookRetriesExhausted(`${name} hook: Timeout after ${Math.floor(readSpan(count.span) / 1000)} s (${count.retries} runs asked to retry)`);
     }
     log.info(`${name} hook asked to retry later`, { in: `${config.hooks.retry_interval}s`, retry: count.retries });
     call.expect?.(`${name} hook: waiting to retry`, config.hooks.retry_interval * 1000);

@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
+import type { Span } from "../base/clock.ts";
 import { errorCodes, type ErrorCode } from "../base/errors.ts";
 import type { ProcessId } from "../base/proc.ts";
 import { printable, shown } from "../base/printable.ts";
@@ -20,10 +21,12 @@ export const SCHEMA_VERSION = 1;
 
 /** Retry bookkeeping of one hook for one job, kept so a crash never resets it. */
 export interface HookCount {
-  /** ms epoch of the first call (Upparat's $1 is seconds since then) */
+  /** ms epoch of the first call */
   firstCall: number;
   /** runs so far that exited 3 */
   retries: number;
+  /** time since the first call on the monotonic clock (Upparat's $1); absent in older journals */
+  span?: Span;
 }
 
 /** How a job ended (or will end, once reported). */
@@ -158,7 +161,7 @@ const downloadResult: Check<DownloadResult> = object({ path: shortText, size: co
 const outcome: Check<Outcome> = object({ status: oneOf<Outcome["status"]>(["SUCCEEDED", "FAILED", "REJECTED"]), state: shortText, message: longText, code: optional(oneOf(errorCodes().map((c) => c.code))) });
 const state = oneOf(STATES);
 const jobFields: Check<JobRecord> = object({
-  offer, state, startedAt: shortText, starts: record(count, state), hooks: record(object({ firstCall: time, retries: count })),
+  offer, state, startedAt: shortText, starts: record(count, state), hooks: record(object({ firstCall: time, retries: count, span: optional(object<Span>({ boot: shortText, origin: time, elapsed: count })) })),
   download: optional(object({ partPath: shortText, resume: optional(resumePoint), result: optional(downloadResult) })),
   artifact: optional(shortText), refetches: optional(count), previousVersion: optional(shortText), outcome: optional(outcome), failedIn: optional(state), confirmedVersion: optional(shortText),
   pausedIn: optional(state), restartReturned: optional(boolean), restartWaits: optional(count), seq: count, hookProcess: optional(processId),

@@ -1,6 +1,7 @@
 // What each pipeline state does: short glue over hooks, download and verify. A handler
 // reports an outcome (an Event); src/agent/pipeline.ts picks the next state.
 import { rmSync } from "node:fs";
+import { monotonicMs } from "../base/clock.ts";
 import { RestartPending, SignatureMissing, VersionMismatch, WindowClosed } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { captureFailure } from "../base/sentry.ts";
@@ -52,10 +53,10 @@ function succeed(job: JobRecord, state: string, message: string): void {
 
 // At most one progress report per progress_interval: AWS throttles chatty devices.
 function progress(ctx: Ctx, state: string) {
-  let last = Date.now();
+  let last = monotonicMs();
   return (message: string, details?: Record<string, string>) => {
-    if (Date.now() - last < ctx.config.service.progress_interval * 1000) return;
-    last = Date.now();
+    if (monotonicMs() - last < ctx.config.service.progress_interval * 1000) return;
+    last = monotonicMs();
     ctx.journal.enqueue({ status: "IN_PROGRESS", state, message, details });
     ctx.journal.save();
   };

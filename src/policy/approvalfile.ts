@@ -6,6 +6,7 @@
 // is replaced atomically, a reader sees the old or the new content.
 import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
+import { monotonicMs } from "../base/clock.ts";
 import { takeLock } from "../base/lock.ts";
 import { startTicks } from "../base/proc.ts";
 import { array, object, record, shortText, time, type Check } from "../base/shape.ts";
@@ -33,11 +34,11 @@ export function readApprovals(dir: string): ApprovalState {
 async function lock(dir: string): Promise<() => void> {
   const path = join(dir, LOCK_FILE);
   const me = { pid: process.pid, startTicks: startTicks(process.pid) ?? "" };
-  const deadline = Date.now() + LOCK_WAIT_MS;
+  const deadline = monotonicMs() + LOCK_WAIT_MS;
   for (;;) {
     const got = takeLock(path, me);
     if ("release" in got) return got.release;
-    if (Date.now() > deadline) throw new Error(`${path}: held for more than ${LOCK_WAIT_MS / 1000} s by another otter`);
+    if (monotonicMs() > deadline) throw new Error(`${path}: held for more than ${LOCK_WAIT_MS / 1000} s by another otter`);
     await sleep(2 + Math.random() * 8);
   }
 }

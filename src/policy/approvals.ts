@@ -25,9 +25,16 @@ export function deny(state: ApprovalState, id: string): ApprovalState {
   return { ...state, denied: keep(state.denied, id), approved: state.approved.filter((a) => a !== id) };
 }
 
-/** After a decision: a newly pending id starts its auto-approval clock at `now` (the newest MAX_IDS are kept). */
+/**
+ * After a decision: a newly pending id starts its auto-approval clock at `now` (the newest
+ * MAX_IDS are kept); one pending since a time in the future (the wall clock stepped back)
+ * restarts it now, so a step back delays auto-approval by at most auto_approve_after.
+ */
 export function notePending(state: ApprovalState, decision: Decision, now: number): ApprovalState {
-  if (decision.kind !== "approval" || decision.approvalId in state.pendingSince) return state;
+  if (decision.kind !== "approval") return state;
+  const since = state.pendingSince[decision.approvalId];
+  if (since !== undefined && since > now) return { ...state, pendingSince: { ...state.pendingSince, [decision.approvalId]: now } };
+  if (since !== undefined) return state;
   const kept = Object.entries(state.pendingSince).sort((a, b) => a[1] - b[1]).slice(-(MAX_IDS - 1));
   return { ...state, pendingSince: { ...Object.fromEntries(kept), [decision.approvalId]: now } };
 }

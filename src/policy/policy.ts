@@ -301,7 +301,9 @@ function approval(offer: Offer, input: PolicyInput, ex: Explain): { approved: bo
   const id = approvalId(offer);
   if (input.approvals.approved.includes(id)) return { approved: ex.say(offer, "approval", true, `${id} was approved`), id };
   const after = input.policy.auto_approve_after;
-  const autoAt = after === undefined ? undefined : (input.approvals.pendingSince[id] ?? input.now) + after * 1000;
+  // A pending time in the future (the wall clock stepped back) counts as now.
+  const since = Math.min(input.approvals.pendingSince[id] ?? input.now, input.now);
+  const autoAt = after === undefined ? undefined : since + after * 1000;
   if (autoAt !== undefined && input.now >= autoAt) {
     return { approved: ex.say(offer, "approval", true, `${id} was auto-approved: pending for auto_approve_after ${formatDuration(after! * 1000)} without a deny`), id };
   }

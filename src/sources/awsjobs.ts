@@ -18,6 +18,7 @@
 //   a transient error (the pipeline retries with backoff). Anything else: SourceRejected.
 // - Cancellation: a job offered and not yet finished that vanishes from notify (or that
 //   notify-next shows is no longer first/pending) → events.cancelled(jobId).
+import { monotonicMs } from "../base/clock.ts";
 import { Cancelled, ConfigError, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { shown } from "../base/printable.ts";
@@ -162,7 +163,7 @@ class AwsJobsSource implements Source {
       return await this.update(r, body, true);
     } finally {
       // Spacing counts from the answer, so two updates never reach AWS closer than the interval.
-      if (!final) this.lastProgress.set(r.jobId, { at: Date.now(), state: r.state });
+      if (!final) this.lastProgress.set(r.jobId, { at: monotonicMs(), state: r.state });
     }
   }
 
@@ -200,7 +201,7 @@ class AwsJobsSource implements Source {
   private async pace(r: Report): Promise<void> {
     const last = this.lastProgress.get(r.jobId);
     if (!last || last.state !== r.state) return; // a new phase goes at once; repeats are what floods
-    const wait = last.at + this.o.minProgressIntervalMs - Date.now();
+    const wait = last.at + this.o.minProgressIntervalMs - monotonicMs();
     if (wait > 0) await sleep(wait);
   }
 

@@ -10,6 +10,7 @@ import { closeSync, fsyncSync, unlinkSync, writeSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseContentRange, retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
+import { monotonicMs } from "../base/clock.ts";
 import {
   Cancelled, DigestMismatch, DownloadHttp, DownloadHttpTransient, DownloadNetwork,
   DownloadRetriesExhausted, DownloadStalled, DownloadTooLarge, DownloadUrlExpired,
@@ -292,7 +293,7 @@ async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array): Promise
   p.hash.update(chunk);
   p.offset = end;
   p.refreshed = false;
-  const now = Date.now();
+  const now = monotonicMs();
   if (!p.syncing && (end - p.checkpointed >= o.sync_interval || now - p.checkpointAt >= CHECKPOINT_MS)) checkpoint(req, p);
   if (p.syncing && end - p.checkpointed >= 1.5 * o.sync_interval) await settled(p);
   if (req.onProgress && now - p.progressAt >= 1000) {

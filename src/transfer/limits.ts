@@ -1,5 +1,6 @@
 // What bounds a download besides its size: the data budget, the low-speed floor and the
 // bandwidth cap (and the cancellable wait the retries and the cap use).
+import { monotonicMs } from "../base/clock.ts";
 import { Cancelled, DownloadBudget } from "../base/errors.ts";
 import { sleep } from "../base/sleep.ts";
 import type { Config } from "../config/config.ts";
@@ -24,7 +25,7 @@ const pace = new WeakMap<Part, { since: number; bytes: number }>();
 
 // Sleep as needed so bytes over the last seconds stay under the cap.
 export async function throttle(p: Part, n: number, limit: number, signal?: AbortSignal): Promise<void> {
-  const now = Date.now();
+  const now = monotonicMs();
   let w = pace.get(p);
   if (!w || now - w.since > 5000) pace.set(p, (w = { since: now, bytes: 0 }));
   w.bytes += n;
@@ -40,9 +41,9 @@ export function lowSpeedGuard(o: Config["download"], p: Part, ac: AbortControlle
   if (floor <= 0) return g;
   const windowMs = o.low_speed_time * 1000;
   // bytes received (fetched), not the offset: a restart from zero is no stall
-  const samples: { t: number; b: number }[] = [{ t: Date.now(), b: p.fetched }];
+  const samples: { t: number; b: number }[] = [{ t: monotonicMs(), b: p.fetched }];
   const timer = setInterval(() => {
-    const now = Date.now();
+    const now = monotonicMs();
     samples.push({ t: now, b: p.fetched });
     while (samples.length > 2 && now - samples[1]!.t >= windowMs) samples.shift();
     const first = samples[0]!;

@@ -7,6 +7,7 @@
 import { createHash, type Hash } from "node:crypto";
 import { constants, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, readSync, rmSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
+import { monotonicMs } from "../base/clock.ts";
 import { DownloadNoSpace, UnsafePath, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { createExclusive, openOwn } from "../base/ownfiles.ts";
@@ -86,7 +87,7 @@ export async function openPart(req: DownloadRequest): Promise<Part> {
     pos += n;
     if (pos % (64 * 2 ** 20) === 0) await new Promise((res) => setImmediate(res));
   }
-  const now = Date.now();
+  const now = monotonicMs();
   return {
     fd, offset: keep, hash, etag: keep ? r?.etag : undefined, lastModified: keep ? r?.lastModified : undefined,
     fetched: r?.fetched ?? 0, attempts: r?.attempts ?? 0, checkpointed: keep, checkpointAt: now,
@@ -124,7 +125,7 @@ export function checkSpace(req: DownloadRequest, p: Part): void {
 export function checkpoint(req: DownloadRequest, p: Part): void {
   const target = p.offset;
   const generation = p.generation;
-  p.checkpointAt = Date.now();
+  p.checkpointAt = monotonicMs();
   p.syncing = new Promise<void>((res, rej) => fdatasync(p.fd, (err) => (err ? rej(err) : res())))
     .then(async () => {
       if (generation !== p.generation) return;

@@ -28,6 +28,11 @@ test("notePending stamps a new pending id once, and nothing else", () => {
   expect(notePending(s, { kind: "nothing", reasons: [], rejected: [] }, 5000)).toBe(s);
 });
 
+test("notePending: an id pending since a time in the future (the clock stepped back) is pending from now", () => {
+  const s = notePending(EMPTY_APPROVALS, pending("0a1b2c3d"), 10 * 86_400_000);
+  expect(notePending(s, pending("0a1b2c3d"), 1000).pendingSince).toEqual({ "0a1b2c3d": 1000 });
+});
+
 test("notePending keeps the newest MAX_IDS pending ids", () => {
   let s = EMPTY_APPROVALS;
   for (let i = 0; i < MAX_IDS + 5; i++) s = notePending(s, pending(i.toString(16).padStart(8, "0")), 1000 + i);

@@ -631,6 +631,10 @@ describe("approval decisions", () => {
     const d = run({ name: "", running: running("nightly", "1.0", 40), offers: [WEEKLY], ini: "approvals = true\nauto_approve_after = 4", expect: { kind: "approval" } });
     expect(d).toMatchObject({ kind: "approval", autoApproveAt: NOW + 4 * H });
   });
+  test("pending since a time in the future (the clock stepped back): auto-approval counts from now", () => {
+    const d = run({ name: "", running: running("nightly", "1.0", 40), offers: [WEEKLY], ini: "approvals = true\nauto_approve_after = 4", approvals: { pendingSince: { [idOf(WEEKLY)]: NOW + 10 * 24 * H } }, expect: { kind: "approval" } });
+    expect(d).toMatchObject({ kind: "approval", autoApproveAt: NOW + 4 * H });
+  });
   test("without auto_approve_after there is no autoApproveAt", () => {
     const d = run({ name: "", running: running("nightly", "1.0", 40), offers: [WEEKLY], ini: "approvals = true", expect: { kind: "approval" } });
     expect(d.kind === "approval" && "autoApproveAt" in d).toBe(false);
