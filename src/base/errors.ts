@@ -40,6 +40,8 @@ const KINDS = {
   BOARD_MISMATCH: { transient: false, exit: EXIT.failed, state: "board_mismatch", doc: "the offer names boards and this device's board is not one of them" },
   DENIED: { transient: false, exit: EXIT.failed, state: "denied", doc: "refused with `otter deny`" },
   DOWNGRADE_REFUSED: { transient: false, exit: EXIT.failed, state: "downgrade_refused", doc: "anti-rollback: the offer is older than the running version (or than the newest this device accepted from its channel) and no operator forced it" },
+  TUF_EXPIRED: { transient: true, exit: EXIT.retryLater, doc: "a TUF channel's signed metadata has expired (a freeze, or the repository stopped signing): nothing from it installs until fresh metadata comes" },
+  TUF_REFUSED: { transient: false, exit: EXIT.failed, doc: "a TUF channel's metadata was refused (bad or too few signatures, a rollback, mix-and-match, a revoked key), or its target is not one otter can use" },
   HOOK_FAILED: { transient: false, exit: EXIT.failed, doc: "a hook exited non-zero (not 3), was killed, or could not be started" },
   HOOK_TIMEOUT: { transient: false, exit: EXIT.failed, doc: "a hook ran past its timeout; its process group was killed" },
   HOOK_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed, doc: "a hook kept exiting 3 (retry later) for max_retries runs" },
@@ -112,6 +114,10 @@ export class JournalCorrupt extends kind("JOURNAL_CORRUPT") {}
 export class JobInvalid extends kind("JOB_INVALID") {}
 export class ManifestInvalid extends kind("MANIFEST_INVALID") {}
 export class BoardMismatch extends kind("BOARD_MISMATCH") {}
+/** A TUF channel's metadata has expired: a freeze; nothing from the channel installs. */
+export class TufExpired extends kind("TUF_EXPIRED") {}
+/** A TUF channel's metadata was refused by the TUF client workflow, or names no usable target. */
+export class TufRefused extends kind("TUF_REFUSED") {}
 export class HookFailed extends kind("HOOK_FAILED") {}
 export class HookTimeout extends kind("HOOK_TIMEOUT") {}
 export class HookRetriesExhausted extends kind("HOOK_RETRIES_EXHAUSTED") {}

@@ -8,6 +8,8 @@ import { readApprovals } from "../policy/approvalfile.ts";
 import { pendingIds } from "../policy/approvals.ts";
 import { readHistory } from "../agent/history.ts";
 import { Journal } from "../agent/journal.ts";
+import { tufUrl } from "../config/config.ts";
+import { readChannelHealth } from "../sources/tufhealth.ts";
 
 export function statusOf(config: Config) {
   const dir = config.service.state_dir;
@@ -26,7 +28,14 @@ export function statusOf(config: Config) {
     queuedInstall: describeQueued(config) ?? null,
     pendingApprovals: pendingOf(config),
     history: readHistory(dir).slice(-10),
+    tufChannels: tufHealthOf(config),
   };
+}
+
+// Each TUF channel's last refresh (a frozen one says since when), in config order.
+function tufHealthOf(config: Config) {
+  const health = readChannelHealth(config.service.state_dir);
+  return Object.entries(config.channels).filter(([, url]) => tufUrl(url)).map(([channel]) => ({ channel, ...health[channel] }));
 }
 
 // Pending approval ids, oldest first, with when they became pending and are auto-approved.
@@ -55,6 +64,12 @@ export function formatStatus(s: ReturnType<typeof statusOf>): string {
   for (const p of s.pendingApprovals) {
     const auto = p.autoApproveAt === null ? "" : `, auto-approved at ${new Date(p.autoApproveAt).toISOString()} unless denied`;
     lines.push(`pending approval: ${p.id} since ${new Date(p.since).toISOString()}${auto}: otter approve ${p.id} | otter deny ${p.id}`);
+  }
+  for (const c of s.tufChannels) {
+    const at = c.at === undefined ? "" : ` (checked ${new Date(c.at).toISOString()})`;
+    if (c.at === undefined) lines.push(`channel ${c.channel}: TUF, not checked yet`);
+    else if (!c.code) lines.push(`channel ${c.channel}: TUF metadata verified${at}`);
+    else lines.push(`channel ${c.channel}: ${c.code === "TUF_EXPIRED" ? "FROZEN" : "refused"} since ${new Date(c.since ?? c.at).toISOString()} (${c.code})${at}: ${c.message}`);
   }
   for (const h of s.history) lines.push(`  ${h.endedAt} ${h.id} ${h.status} ${h.state}: ${h.message}`);
   return lines.join("\n") + "\n";

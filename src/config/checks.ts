@@ -27,7 +27,7 @@ export function configProblems(config: Config): Problems {
   const channels = Object.keys(config.channels);
   const { download: d, verify: v, policy: p } = config;
   for (const [name, url] of Object.entries(config.channels)) {
-    if (url.startsWith("http:") && !d.allow_http) {
+    if (/^(tuf\+)?http:/.test(url) && !d.allow_http) {
       errors.push(`${file} [channels] ${name}: http:// is refused unless [download] allow_http = true; set it, or use an https:// URL`);
     }
     if (!p.priority.includes(name)) {

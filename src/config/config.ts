@@ -241,8 +241,11 @@ function crossCheck(config: Config, file: string): void {
     throw err instanceof ConfigError ? new ConfigError(`${file} ${err.message}`) : err;
   }
   for (const [name, url] of Object.entries(config.channels)) {
-    if (!/^(https?|file):\/\//.test(url)) {
-      throw new ConfigError(`${file} [channels] ${name}: expected a manifest URL (https://, http:// or file://), got ${JSON.stringify(url)}; e.g. ${name} = https://updates.example.com/${name}.json`);
+    if (!/^(https?|file|tuf\+https?):\/\//.test(url)) {
+      throw new ConfigError(`${file} [channels] ${name}: expected a manifest URL (https://, http:// or file://) or a TUF repository's metadata URL (tuf+https://), got ${JSON.stringify(url)}; e.g. ${name} = https://updates.example.com/${name}.json`);
+    }
+    if (tufUrl(url) && !config.tuf.trusted_root) {
+      throw new ConfigError(`${file} [tuf] trusted_root: TUF channel ${name} needs the repository's trusted root.json, pinned on the device; e.g. trusted_root = /etc/otter/root.json`);
     }
   }
   for (const origin of config.download.credential_origins) {
@@ -260,6 +263,11 @@ function isOrigin(text: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** A TUF channel's metadata URL (`tuf+https://repo/metadata` → `https://repo/metadata`), else undefined. */
+export function tufUrl(channelUrl: string): string | undefined {
+  return channelUrl.startsWith("tuf+") ? channelUrl.slice(4) : undefined;
 }
 
 /** Which job source this config selects. */

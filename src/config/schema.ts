@@ -109,6 +109,10 @@ export const SCHEMA = [
   { section: "policy", key: "workload", kind: "string", doc: "command the daemon runs and supervises after a successful ready check; its death allows an immediate reflash" },
   { section: "policy", key: "allow_downgrade", kind: "bool", def: "false", doc: "let channel offers older than the running version (or than the newest accepted from their channel) install; off, anti-rollback refuses them unless an operator forces one" },
   { section: "policy", key: "max_reflashes", kind: "int", def: "3", min: 1, doc: "immediate reflashes in a row (workload died, ready failed) before the device waits for an update by the other rules: a board that kills every image is not flashed forever" },
+  // [tuf]
+  { section: "tuf", key: "trusted_root", kind: "file", doc: "the TUF repository's trusted root.json, pinned on the device; required by a tuf+https:// channel. Later roots come signed by it (rotation)" },
+  { section: "tuf", key: "targets_url", kind: "string", eg: "https://updates.example.com/targets/", doc: "where the repository's target files are; default: `targets/` beside the metadata URL" },
+  { section: "tuf", key: "target", kind: "string", def: "image", doc: "each TUF channel offers the target CHANNEL/TARGET (e.g. release/image); its custom fields carry version, boards, meta, force, archive" },
 ] as const satisfies readonly Row[];
 
 /** Sections whose keys are free-form names (not in SCHEMA). */

@@ -10,20 +10,18 @@
 //     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }
 import { fileURLToPath } from "node:url";
 import { retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
-import { ManifestInvalid, OtterError, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
+import { ManifestInvalid, OtterError, SourceRejected, SourceUnavailable, TufExpired, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { sleep } from "../base/sleep.ts";
-import type { Config } from "../config/config.ts";
+import { tufUrl, type Config } from "../config/config.ts";
 import { credentialOrigins } from "../transfer/credentials.ts";
 import { openRegularFile } from "../transfer/localfile.ts";
 import { describeNetworkError, header, readCapped, send, withTransport, type Transport } from "../transfer/http.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
-import type { Delivery, Offer, Report, Source } from "./source.ts";
+import type { ChannelResult, Delivery, Offer, Report, Source } from "./source.ts";
 
 const MAX_MANIFEST_BYTES = 1 << 20;
 
-/** A checked manifest, or why a channel has none right now. */
-export type ChannelResult = { channel: string; offer: Offer } | { channel: string; error: Error };
 
 // http:// only with allow_http; file:// channels are the device's own files (their file
 // URLs may be local too), while a manifest from the network may not name a local file.
@@ -127,15 +125,30 @@ export async function readManifest(config: Config, channel: string, url: string)
   }
 }
 
-/** Every channel's manifest, each with its offer or its error, in config order. */
-export function checkChannels(config: Config): Promise<ChannelResult[]> {
-  return Promise.all(
-    Object.entries(config.channels).map(([channel, url]) =>
-      readManifest(config, channel, url).then((offer) => ({ channel, offer }), (error: Error) => ({ channel, error }))),
-  );
+/**
+ * Every channel's manifest or TUF target, each with its offer or its error, in config order.
+ * tuf-js is loaded only when a TUF channel is configured. `dryRun` (otter plan): TUF
+ * metadata learnt is not written to the cache.
+ */
+export async function checkChannels(config: Config, dryRun = false): Promise<ChannelResult[]> {
+  const all = Object.entries(config.channels);
+  const tuf = all.filter(([, url]) => tufUrl(url));
+  const [plain, signed] = await Promise.all([
+    Promise.all(all.filter(([, url]) => !tufUrl(url)).map(([channel, url]) =>
+      readManifest(config, channel, url).then((offer): ChannelResult => ({ channel, offer }), (error: Error) => ({ channel, error })))),
+    tuf.length ? import("./tuf.ts").then((m) => m.checkTufChannels(config, tuf, dryRun)) : [],
+  ]);
+  const by = new Map([...plain, ...signed].map((r) => [r.channel, r]));
+  return all.map(([channel]) => by.get(channel)!);
+}
+
+/** What otter says instead of "nothing to do" while channels are frozen (their signed metadata expired). */
+export function frozenSummary(frozen: string[]): string {
+  return `nothing installs from a frozen channel: ${frozen.join("; ")}`;
 }
 
 export function createManifestSource(config: Config): Source {
+  let frozen: string[] = [];
   return {
     name: "manifest",
     async start() {},
@@ -143,11 +156,13 @@ export function createManifestSource(config: Config): Source {
     async check() {
       const results = await checkChannels(config);
       for (const r of results) if ("error" in r) log.warn(r.error.message, { channel: r.channel });
+      frozen = results.flatMap((r) => ("error" in r && r.error instanceof TufExpired ? [r.error.message] : []));
       if (results.every((r) => "error" in r && r.error instanceof SourceUnavailable)) {
         throw new SourceUnavailable(`no manifest could be fetched (${results.length} channels)`);
       }
       return results.flatMap((r) => ("offer" in r ? [r.offer] : []));
     },
+    frozen: () => frozen,
     report: (report) => postReport(config, report),
   };
 }

@@ -74,6 +74,7 @@ export function withQueuedInstalls(config: Config, source: Source): Source {
     start: (events) => source.start(events),
     stop: () => source.stop(),
     check: (opts) => source.check(opts),
+    frozen: () => source.frozen?.() ?? [],
     report: (r) => (r.jobId.startsWith(ID_PREFIX) ? postReport(config, r) : source.report(r)),
     ...(refresh ? { refresh: async (o: Offer) => (o.source === "manual" ? o : refresh.call(source, o)) } : {}),
   };

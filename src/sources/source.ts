@@ -9,9 +9,9 @@ export type Archive = (typeof ARCHIVES)[number];
 
 /** An update a source proposes. Validated by the source before it gets here. */
 export interface Offer {
-  /** Unique id: the AWS job id, or "channel:version:sha256-prefix" for a manifest. */
+  /** Unique id: the AWS job id, or "channel:version:sha256-prefix" for a manifest or TUF target. */
   id: string;
-  /** "aws" | "manifest" | "manual" */
+  /** "aws" | "manifest" | "tuf" | "manual" */
   source: string;
   channel?: string;
   version: string;
@@ -30,6 +30,9 @@ export interface Offer {
   /** AWS: an execution already IN_PROGRESS, with the statusDetails.state it was left in */
   inProgressState?: string;
 }
+
+/** A channel's check: its offer (a manifest's, a TUF target's), why it has none right now, or that it offers nothing. */
+export type ChannelResult = { channel: string; offer: Offer } | { channel: string; error: Error } | { channel: string; none: string };
 
 export const JOB_STATUSES = ["IN_PROGRESS", "SUCCEEDED", "FAILED", "REJECTED"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -75,6 +78,8 @@ export interface Source {
   report(report: Report): Promise<Delivery>;
   /** Why the source's link is stuck (connected yet silent past its keepalive), for the watchdog; undefined while it moves. */
   stalled?(): string | undefined;
+  /** Channels whose signed metadata had expired at the last check (a freeze): nothing from them installs. */
+  frozen?(): string[];
   /** A fresh copy of an offer (AWS re-signs presigned URLs on every describe). */
   refresh?(offer: Offer): Promise<Offer>;
   stop(): Promise<void>;

@@ -16,8 +16,10 @@ export function originOf(url: string): string | undefined {
 }
 
 /** The origins credentials may go to: the channels', report_url's and [download] credential_origins (checked by config.ts). */
-export function credentialOrigins(config: Pick<Config, "channels" | "service" | "download">): string[] {
-  const urls = [...config.download.credential_origins, ...Object.values(config.channels), config.service.report_url ?? ""];
+export function credentialOrigins(config: Pick<Config, "channels" | "service" | "download" | "tuf">): string[] {
+  // a TUF channel (tuf+https://…) trusts its metadata's origin and its targets_url's
+  const channels = Object.values(config.channels).map((u) => u.replace(/^tuf\+/, ""));
+  const urls = [...config.download.credential_origins, ...channels, config.tuf.targets_url ?? "", config.service.report_url ?? ""];
   return [...new Set(urls.map(originOf).filter((o): o is string => o !== undefined))];
 }
 

@@ -290,6 +290,11 @@ export async function send(t: Transport, startUrl: string, init: SendInit): Prom
 
 /** Read a whole body as text, never more than `max` bytes (Content-Length is not trusted); `got` counts what arrived. */
 export async function readCapped(res: HttpResponse, max: number, tooLarge: () => Error, got = { bytes: 0 }): Promise<string> {
+  return (await readCappedBytes(res, max, tooLarge, got)).toString("utf8");
+}
+
+/** readCapped's bytes as they came (signed metadata is hashed as sent, never re-encoded). */
+export async function readCappedBytes(res: HttpResponse, max: number, tooLarge: () => Error, got = { bytes: 0 }): Promise<Buffer> {
   const chunks: Uint8Array[] = [];
   let n = 0;
   for await (const chunk of res.body) {
@@ -301,7 +306,7 @@ export async function readCapped(res: HttpResponse, max: number, tooLarge: () =>
     }
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
 
 /** Open a transport for `opts` (credentials for `trusted` origins), run `fn`, close it. */

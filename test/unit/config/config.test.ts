@@ -51,7 +51,7 @@ const DEFAULTS: Record<string, unknown> = {
   "verify.require_sha256": false, "verify.max_unpacked_size": 16 * G, "verify.max_ratio": 200, "verify.max_entries": 100000,
   "policy.priority": ["release", "weekly", "nightly"], "policy.test_period": 168 * 3600,
   "policy.min_soak": 30 * 3600, "policy.new_overrides_old": [], "policy.approvals": false,
-  "policy.download_outside_window": true, "policy.max_reflashes": 3, "policy.allow_downgrade": false,
+  "policy.download_outside_window": true, "policy.max_reflashes": 3, "policy.allow_downgrade": false, "tuf.target": "image",
 };
 const withDefault = (SCHEMA as readonly Row[]).filter((r) => r.def !== undefined);
 const withoutDefault = (SCHEMA as readonly Row[]).filter((r) => r.def === undefined && !["port", "client_id"].includes(r.key));
@@ -123,8 +123,9 @@ describe("one-line errors", () => {
     ["[broker]\nstep_timeout = 0", 'otter.ini [broker] step_timeout: expected a whole number of at least 1, got "0"; e.g. step_timeout = 30'],
     ["[verify]\npublic_key = /nonexistent/key.pem", 'otter.ini [verify] public_key: expected a readable file, got "/nonexistent/key.pem"; e.g. public_key = /etc/otter/ca.pem'],
     ["[hooks]\ninstall = /nonexistent/install", 'otter.ini [hooks] install: expected an existing executable file, got "/nonexistent/install"; e.g. install = /usr/local/bin/otter-install'],
-    ["[channels]\nrelease = ftp://x/r.json", 'otter.ini [channels] release: expected a manifest URL (https://, http:// or file://), got "ftp://x/r.json"; e.g. release = https://updates.example.com/release.json'],
+    ["[channels]\nrelease = ftp://x/r.json", 'otter.ini [channels] release: expected a manifest URL (https://, http:// or file://) or a TUF repository\'s metadata URL (tuf+https://), got "ftp://x/r.json"; e.g. release = https://updates.example.com/release.json'],
     ["[download]\ncredential_origins = https://files.example.com/path", 'otter.ini [download] credential_origins: expected origins (scheme://host[:port], no path), got "https://files.example.com/path"; e.g. credential_origins = https://files.example.com:8443'],
+    ["[channels]\nrelease = tuf+https://u.example/metadata", "otter.ini [tuf] trusted_root: TUF channel release needs the repository's trusted root.json, pinned on the device; e.g. trusted_root = /etc/otter/root.json"],
     ["[hooks]\nversion = 1\n[hooks]\n", "otter.ini:3: section [hooks] appears twice"],
   ])("%j", (text, message) => {
     expect(errorOf(text)).toBe(message);

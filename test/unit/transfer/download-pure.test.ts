@@ -76,13 +76,14 @@ describe("network errors in otter's words", () => {
 });
 
 describe("credentials", () => {
-  test("the origins they may go to: channels, report_url and credential_origins, each once; a file:// channel has none", () => {
+  test("the origins they may go to: channels (a TUF channel's metadata and targets_url), report_url and credential_origins, each once; a file:// channel has none", () => {
     const config = {
-      channels: { release: "https://u:p@updates.example.com/release.json", nightly: "https://updates.example.com:443/n.json", local: "file:///media/usb/r.json" },
+      channels: { release: "https://u:p@updates.example.com/release.json", nightly: "https://updates.example.com:443/n.json", local: "file:///media/usb/r.json", signed: "tuf+https://repo.example.com/metadata" },
       service: { report_url: "http://reports.example.com:8080/r" },
       download: { credential_origins: ["https://files.example.com:8443/"] },
+      tuf: { targets_url: "https://cdn.example.com/targets/" },
     } as unknown as Parameters<typeof credentialOrigins>[0];
-    expect(credentialOrigins(config)).toEqual(["https://files.example.com:8443", "https://updates.example.com", "http://reports.example.com:8080"]);
+    expect(credentialOrigins(config)).toEqual(["https://files.example.com:8443", "https://updates.example.com", "https://repo.example.com", "https://cdn.example.com", "http://reports.example.com:8080"]);
   });
 
   test("userinfo becomes Basic authorization and leaves the URL", () => {
