@@ -50,7 +50,7 @@ function pendingOf(config: Config) {
 export function formatStatus(s: ReturnType<typeof statusOf>): string {
   const lines = [
     s.lock ? `otter: running (pid ${s.lock.pid}, ${s.lock.command}, since ${s.lock.since})` : "otter: not running",
-    `installed: ${s.running.version ?? "unknown"}${s.running.channel ? ` (${s.running.channel})` : ""}${s.running.installedAt ? ` since ${new Date(s.running.installedAt).toISOString()}` : ""}`,
+    `installed: ${s.running.version ?? "unknown"}${s.running.channel ? ` (${s.running.channel})` : ""}${s.running.installedAt ? ` since ${new Date(s.running.installedAt).toISOString()}` : s.running.seenAt ? `, install time unknown (otter first saw it ${new Date(s.running.seenAt).toISOString()})` : ""}`,
   ];
   if (s.job) {
     const pct = s.job.size ? ` (${Math.floor((100 * s.job.downloadedBytes) / s.job.size)}%)` : "";

@@ -492,6 +492,7 @@ describe("a device otter meets (issue 11 case 7)", () => {
     expect(running).toMatchObject({ version: "1.0.0", channel: "release" });
     expect(running.seenAt).toBeGreaterThanOrEqual(before);
     expect(running.installedAt).toBeUndefined();
+    expect((await r.run(["status"])).stdout).toMatch(/^installed: 1\.0\.0 \(release\), install time unknown \(otter first saw it \S+\)$/m);
     const plan = (await r.run(["plan"])).stdout;
     expect(plan).toMatch(/^running: 1\.0\.0, release, install time unknown \(soak and test period count from \S+, when otter first saw it\)$/m);
     expect(plan).toMatch(/- nightly:1\.1\.0:\w+ priority: nightly ranks below release; it waits for the test period \(test_period ends in 6d 23h\)/);
