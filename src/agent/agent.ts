@@ -161,7 +161,10 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
     const job = journal.data.job!;
     const progress = service.downloadProgress(job, opts.progress);
     const onState = () => service.jobState(job, config);
-    return runJob({ config, journal, source, signal, flush, progress, stopWorkload, onState, expect: service.liveness.doing }, stop, resumed);
+    // From cron (--once) a postponing hook must not hold the run for retry_interval; an
+    // operator's `otter install` waits in the foreground as before.
+    const pauseOnRetry = opts.once && !opts.source;
+    return runJob({ config, journal, source, signal, flush, progress, stopWorkload, onState, expect: service.liveness.doing, pauseOnRetry }, stop, resumed);
   };
   // An AWS job the policy refused ends at once as REJECTED, through the report state and the outbox.
   const reject = async (offer: Offer, outcome: JobRecord["outcome"]) => {

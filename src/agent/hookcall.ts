@@ -1,8 +1,9 @@
 // Calls one of the job's hooks the way Upparat does — argv [elapsed_seconds, retry_count,
-// meta, ...] — with otter's guarantees: exit 3 retries after retry_interval at most
-// max_retries runs, counted in the journal so a crash never resets the count; every run
-// has a timeout; a failure carries the hook's last lines.
-import { Cancelled, HookFailed, HookRetriesExhausted, HookTimeout } from "../base/errors.ts";
+// meta, ...] — with otter's guarantees: exit 3 retries after retry_interval (or, for
+// --once, pauses the job until the next run) at most max_retries runs, counted in the
+// journal so a crash never resets the count; every run has a timeout; a failure carries
+// the hook's last lines.
+import { Cancelled, HookFailed, HookPostponed, HookRetriesExhausted, HookTimeout } from "../base/errors.ts";
 import { readSpan, startSpan } from "../base/clock.ts";
 import { log } from "../base/log.ts";
 import { identify, stillRunning, stopGroup } from "../base/proc.ts";
@@ -25,6 +26,8 @@ export interface HookCall {
   extra?: string[];
   /** added to the hook's environment */
   env?: Record<string, string>;
+  /** an exit 3 pauses the job (HookPostponed) instead of waiting retry_interval here: --once from cron */
+  pauseOnRetry?: boolean;
   onLine?: (stream: "stdout" | "stderr", line: string) => void;
   /** tells the watchdog: a run is alive within its timeout, a retry wait within retry_interval */
   expect?: Expect;
@@ -79,6 +82,10 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
     journal.save();
     if (count.retries >= config.hooks.max_retries) {
       throw new HookRetriesExhausted(`${name} hook: Timeout after ${Math.floor(readSpan(count.span) / 1000)} s (${count.retries} runs asked to retry)`);
+    }
+    if (call.pauseOnRetry) {
+      // The count and first-call time are journaled: the next run calls it with RETRY = retries.
+      throw new HookPostponed(`${name} hook asked to retry later (${count.retries} of max_retries ${config.hooks.max_retries}); the next run calls it again`);
     }
     log.info(`${name} hook asked to retry later`, { in: `${config.hooks.retry_interval}s`, retry: count.retries });
     call.expect?.(`${name} hook: waiting to retry`, config.hooks.retry_interval * 1000);

@@ -35,13 +35,15 @@ export interface Ctx {
   onState?(): void;
   /** work that shows progress again within a bound, for the watchdog (agent/liveness.ts) */
   expect?: Expect;
+  /** a hook's exit 3 pauses the job and otter exits 3, instead of sleeping retry_interval (--once) */
+  pauseOnRetry?: boolean;
 }
 
 type Handler = (ctx: Ctx, job: JobRecord) => Promise<Event>;
 
 
 function hook(ctx: Ctx, key: State, name: HookName, extra: string[] = [], more: Pick<HookCall, "onLine" | "env"> = {}) {
-  return callHook({ config: ctx.config, journal: ctx.journal, signal: ctx.signal, key, name, extra, expect: ctx.expect, ...more });
+  return callHook({ config: ctx.config, journal: ctx.journal, signal: ctx.signal, key, name, extra, expect: ctx.expect, pauseOnRetry: ctx.pauseOnRetry, ...more });
 }
 
 /** The phase a rollback hook is told failed, by the state it failed in (only these roll back). */

@@ -115,10 +115,11 @@ describe("otter with AWS IoT Jobs", () => {
     expect(updates("upparat_e2e_force", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");
   }, 30_000);
 
-  test("an install hook that exits 3 is run again and the job succeeds", async () => {
+  test("an install hook that exits 3 is run again by the next run and the job succeeds", async () => {
     const { rig, thing } = device();
     rig.exits("install", 3);
     job("upparat_e2e_retry", thing, "1.0.0");
+    expect((await rig.run()).code).toBe(3); // --once: paused, not asleep
     expect((await rig.run()).code).toBe(0);
     expect(rig.log().filter((l) => l.startsWith("install start")).map((l) => l.split(" ")[3])).toEqual(["0", "1"]);
     expect(updates("upparat_e2e_retry", thing).at(-1)).toBe("SUCCEEDED:complete_ready:accepted");

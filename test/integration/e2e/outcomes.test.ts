@@ -82,3 +82,28 @@ describe("the rollback hook is told what failed", () => {
     expect(fx.server.finals()[0]!.message).toContain("rolled back");
   });
 });
+
+describe("--once from cron never sleeps through a postponement", () => {
+  test("a hook's exit 3 journals the pause and exits 3 at once; the next run goes on with RETRY and ELAPSED", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    // retry_interval 1 h: a run that slept it would time the test out. max_starts 1: picking
+    // up a paused job is no start for the loop guard.
+    const r = fx.rig({ set: { hooks: { retry_interval: "1h", max_retries: "5" }, service: { max_starts: "1" } } });
+    r.exits("download", 3, 3);
+    const t0 = Date.now();
+    const first = await r.run();
+    expect(first.code).toBe(3);
+    expect(first.stdout).toContain("paused in downloadHook");
+    expect(r.journal().job).toMatchObject({ state: "downloadHook", pausedIn: "downloadHook", hooks: { downloadHook: { retries: 1 } } });
+    await Bun.sleep(1100); // so ELAPSED grows
+    expect((await r.run()).code).toBe(3);
+    const last = await r.run();
+    expect(last.code).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(60_000);
+    const runs = r.log().filter((l) => l.startsWith("download start")).map((l) => l.split(" ").slice(2, 4));
+    expect(runs.map(([, retry]) => retry)).toEqual(["0", "1", "2"]);
+    expect(Number(runs[2]![0])).toBeGreaterThanOrEqual(1); // seconds since the first call, kept across runs
+    expect(r.journal().job).toBeUndefined();
+    expect(fx.server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
+  });
+});

@@ -101,12 +101,14 @@ describe("a normal update", () => {
 });
 
 describe("hooks", () => {
-  test("exit 3 retries after retry_interval with a growing retry count, then goes on", async () => {
+  test("exit 3 retries after retry_interval with a growing retry count, then goes on (daemon)", async () => {
     fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.exits("download", 3, 3);
-    const res = await r.run();
-    expect(res.code).toBe(0);
+    const daemon = r.start([]);
+    await waitFor(() => fx.server.finals().length === 1, 20_000, "the update");
+    daemon.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
     const runs = r.log().filter((l) => l.startsWith("download start")).map((l) => l.split(" ")[3]);
     expect(runs).toEqual(["0", "1", "2"]);
     expect(fx.server.finals()[0]!.state).toBe("complete_ready");
@@ -116,8 +118,9 @@ describe("hooks", () => {
     fx.server.publish("release", "1.0.0", "1.0.0");
     const r = rig();
     r.exits("install", 3, 3, 3, 3);
-    const res = await r.run();
-    expect(res.code).toBe(1);
+    const codes = [];
+    for (let i = 0; i < 3; i++) codes.push((await r.run()).code);
+    expect(codes).toEqual([3, 3, 1]); // --once: each exit 3 is a pause, the next run goes on
     expect(r.log().filter((l) => l.startsWith("install start"))).toHaveLength(3);
     expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "installation_hook_failed" });
     expect(fx.server.finals()[0]!.message).toContain("Timeout after");
