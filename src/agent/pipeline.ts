@@ -4,7 +4,7 @@
 //   versionCheck → downloadHook → download → verify → install → restart → confirmVersion → ready → report → done
 //   any failure before install ends in report (FAILED); a failure from install on goes
 //   through rollback first. "skip" is a successful shortcut straight to report (version
-//   already installed, no install hook). verify and install go back to download when the
+//   already installed). verify and install go back to download when the
 //   file they are to check is lost. There is no shortcut past the checks once
 //   something was installed: success is reported only after version and ready.
 
@@ -31,7 +31,7 @@ export const transitions = {
   download: { ok: "verify", failed: "report", cancelled: "report" },
   verify: { ok: "install", failed: "report", cancelled: "report", lost: "download" },
   // Once install has started, a cancel no longer stops the job: it finishes and reports.
-  install: { ok: "restart", skip: "report", failed: "rollback", lost: "download" },
+  install: { ok: "restart", failed: "rollback", lost: "download" },
   restart: { ok: "confirmVersion", failed: "rollback" },
   confirmVersion: { ok: "ready", failed: "rollback", notRestarted: "restart" },
   ready: { ok: "report", failed: "rollback" },

@@ -143,10 +143,6 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
   },
 
   async install(ctx, job) {
-    if (!ctx.config.hooks.install) {
-      succeed(job, "no_installation_hook_provided", `version ${job.offer.version} downloaded and verified; no install hook`);
-      return "skip";
-    }
     // Outside the update window the job waits here, downloaded and verified (a pause, not a
     // failure). An install a killed otter had begun is finished whatever the time; an
     // operator's `otter install` is not held.

@@ -107,3 +107,19 @@ describe("--once from cron never sleeps through a postponement", () => {
     expect(fx.server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 });
+
+describe("no install hook", () => {
+  // Upparat's README makes it mandatory; without it a job ended "SUCCEEDED" with nothing installed.
+  test("otter refuses to start: exit 2, one line naming [hooks] install; nothing fetched, nothing reported", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = fx.rig({ hooks: ["version", "restart", "ready"] });
+    for (const args of [["--once"], ["install", join(r.dir, "version"), "--version", "1.0.0"]]) {
+      const res = await r.run(args);
+      expect(res.code).toBe(2);
+      expect(res.stderr.trim().split("\n")).toHaveLength(1);
+      expect(res.stderr).toContain("otter.ini [hooks] install: not set");
+    }
+    expect(fx.server.requests).toEqual([]);
+    expect(fx.server.reports).toEqual([]);
+  });
+});
