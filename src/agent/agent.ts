@@ -5,7 +5,7 @@
 import { watch } from "node:fs";
 import { basename } from "node:path";
 import { removeStaleTemps } from "../base/atomic.ts";
-import { ConfigError, EXIT, OtterError, UsageError, WindowClosed, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
+import { ConfigError, EXIT, OtterError, UsageError, WindowClosed, codeOf, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
 import { acquireLock } from "../base/lock.ts";
 import { log } from "../base/log.ts";
 import { ownDir } from "../base/ownfiles.ts";
@@ -14,7 +14,7 @@ import type { Config } from "../config/config.ts";
 import type { ProgressBar } from "../transfer/progress.ts";
 import { createSource } from "../sources/index.ts";
 import { dropQueuedInstall, INSTALL_QUEUE_FILE, takeQueuedInstall, withQueuedInstalls } from "../sources/manual.ts";
-import type { Offer, Source, SourceEvents } from "../sources/source.ts";
+import type { Offer, Source, SourceEvents, SourceProblem } from "../sources/source.ts";
 import { APPROVALS_FILE, readApprovals } from "../policy/approvalfile.ts";
 import { approvalId, formatDuration } from "../policy/policy.ts";
 import { Decider } from "./act.ts";
@@ -24,6 +24,7 @@ import { Outbox } from "./outbox.ts";
 import { cancellable, type State } from "./pipeline.ts";
 import { Reload } from "./reload.ts";
 import { runJob, type RunResult } from "./runner.ts";
+import { noteSourceProblems, withProblems } from "./sourcestatus.ts";
 import { Supervisor } from "./supervisor.ts";
 import { SystemdService } from "./systemd.ts";
 
@@ -191,6 +192,23 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
     await supervisor?.reconfigure(config);
     log.info("new config applied");
   };
+  // Ask the source once. What it could not read or understand goes to sources.json for
+  // `otter status` (not for `otter install`, whose one offer says nothing of the channels).
+  const ask = async (): Promise<{ offers: Offer[]; problems: SourceProblem[] }> => {
+    const note = (problems: SourceProblem[]) => {
+      if (!opts.source) noteSourceProblems(config.service.state_dir, problems, Date.now());
+    };
+    try {
+      const offers = await source.check();
+      const problems = source.problems?.() ?? [];
+      note(problems);
+      return { offers, problems };
+    } catch (err) {
+      const each = source.problems?.() ?? [];
+      note(each.length ? each : [{ where: source.name, code: codeOf(err), message: describe(err) }]);
+      throw err;
+    }
+  };
   let code: ExitCode = EXIT.ok;
   // A job found in the journal at start is a resume (a crash, a reboot): the loop guard counts it.
   let resumed = journal.data.job !== undefined;
@@ -219,7 +237,7 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
           service.liveness.doing("checking for updates", checkBoundMs(config));
           // What `otter install` queued while this otter held the lock comes first.
           const queued = opts.source ? undefined : takeQueuedInstall(config, (id) => readHistory(config.service.state_dir).some((h) => h.id === id));
-          const offers = queued ? [queued] : await source.check();
+          const { offers, problems } = queued ? { offers: [queued], problems: [] } : await ask();
           // `otter install`'s file is an operator's command: no policy between it and the pipeline.
           const now = Date.now();
           const step = opts.source || queued ? { offer: offers[0], code: EXIT.ok, summary: "nothing to do: no offers" } : await decider.step(offers, now);
@@ -235,8 +253,10 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
             journal.save();
             if (queued) dropQueuedInstall(config);
           } else {
-            opts.summary?.(step.summary);
-            idle = step.code === EXIT.ok ? `idle: ${step.summary}` : step.summary;
+            const verdict = withProblems(step, problems);
+            code = verdict.code;
+            opts.summary?.(verdict.summary);
+            idle = verdict.code === EXIT.ok ? `idle: ${verdict.summary}` : verdict.summary;
             if (step.until !== undefined) wait = Math.max(MIN_WAIT_MS, Math.min(wait, step.until - now));
           }
         } catch (err) {

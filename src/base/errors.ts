@@ -3,7 +3,7 @@
 // One table maps each code to the process exit code and to the job status it reports.
 import { printable } from "./printable.ts";
 
-export type ExitCode = 0 | 1 | 2 | 3 | 4;
+export type ExitCode = 0 | 1 | 2 | 3 | 4 | 5;
 
 /** Exit codes, documented in README. */
 export const EXIT = {
@@ -12,6 +12,7 @@ export const EXIT = {
   usage: 2, // bad command line, bad config, lock held by another otter
   retryLater: 3, // postponed: hook asked to retry, waiting for approval/window, source unreachable
   restarting: 4, // restart hook ran; run otter again after the reboot to verify and report
+  sourceInvalid: 5, // a source could not be understood (an invalid or refused manifest): needs a person, not a retry
 } as const satisfies Record<string, ExitCode>;
 
 interface Kind {
@@ -36,7 +37,7 @@ const KINDS = {
   UNSAFE_PATH: { transient: false, exit: EXIT.usage, doc: "state_dir or download_location is not otter's own (another user's, writable by others, or under such a folder)" },
   JOURNAL_CORRUPT: { transient: false, exit: EXIT.failed, doc: "the journal cannot be used" },
   JOB_INVALID: { transient: false, exit: EXIT.failed, state: "job_invalid", doc: "an AWS job document otter cannot run (a field is missing or wrong)" },
-  MANIFEST_INVALID: { transient: false, exit: EXIT.failed, state: "manifest_invalid", doc: "a channel's manifest is not valid, or its URL is refused (http:// without allow_http)" },
+  MANIFEST_INVALID: { transient: false, exit: EXIT.sourceInvalid, state: "manifest_invalid", doc: "a channel's manifest is not valid, or its URL is refused (http:// without allow_http)" },
   BOARD_MISMATCH: { transient: false, exit: EXIT.failed, state: "board_mismatch", doc: "the offer names boards and this device's board is not one of them" },
   DENIED: { transient: false, exit: EXIT.failed, state: "denied", doc: "refused with `otter deny`" },
   DOWNGRADE_REFUSED: { transient: false, exit: EXIT.failed, state: "downgrade_refused", doc: "anti-rollback: the offer is older than the running version (or than the newest this device accepted from its channel) and no operator forced it" },
@@ -194,6 +195,11 @@ export function storageError(err: unknown, path: string): StorageUnavailable | u
   const why = typeof code === "string" ? STORAGE_CODES[code] : undefined;
   if (!why) return undefined;
   return new StorageUnavailable(`cannot write ${path}: ${why} (${code})`, { cause: err });
+}
+
+/** Whether retrying later may succeed, by code. */
+export function isTransientCode(code: ErrorCode): boolean {
+  return KINDS[code].transient;
 }
 
 /** A one-line description of any thrown value, fit to print and report (URL credentials masked). */

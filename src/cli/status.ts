@@ -10,6 +10,7 @@ import { readHistory } from "../agent/history.ts";
 import { Journal } from "../agent/journal.ts";
 import { tufUrl } from "../config/config.ts";
 import { readChannelHealth } from "../sources/tufhealth.ts";
+import { readSourceProblems } from "../agent/sourcestatus.ts";
 
 export function statusOf(config: Config) {
   const dir = config.service.state_dir;
@@ -26,6 +27,7 @@ export function statusOf(config: Config) {
       : null,
     outbox: journal.outbox.length,
     queuedInstall: describeQueued(config) ?? null,
+    sourceProblems: readSourceProblems(dir),
     pendingApprovals: pendingOf(config),
     history: readHistory(dir).slice(-10),
     tufChannels: tufHealthOf(config),
@@ -58,6 +60,7 @@ export function formatStatus(s: ReturnType<typeof statusOf>): string {
   } else lines.push("job: none");
   lines.push(`reports waiting: ${s.outbox}`);
   if (s.queuedInstall) lines.push(`queued otter install: ${s.queuedInstall}`);
+  for (const p of s.sourceProblems) lines.push(`source problem: ${p.where} since ${p.since} (${p.code}): ${p.message}`);
   const w = s.running;
   const reflashed = w.reflashes ? ` (after ${w.reflashes} reflash${w.reflashes > 1 ? "es" : ""} in a row)` : "";
   if (w.workloadRunning || w.workloadDied) lines.push(`workload: ${w.workloadDied ? "died" : w.workloadProcess ? `running (pid ${w.workloadProcess.pid})` : "to be started"}${reflashed}`);

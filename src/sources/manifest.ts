@@ -10,7 +10,7 @@
 //     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }
 import { fileURLToPath } from "node:url";
 import { retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
-import { ManifestInvalid, OtterError, SourceRejected, SourceUnavailable, TufExpired, describe } from "../base/errors.ts";
+import { ManifestInvalid, OtterError, SourceRejected, SourceUnavailable, TufExpired, codeOf, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { sleep } from "../base/sleep.ts";
 import { tufUrl, type Config } from "../config/config.ts";
@@ -18,7 +18,7 @@ import { credentialOrigins } from "../transfer/credentials.ts";
 import { openRegularFile } from "../transfer/localfile.ts";
 import { describeNetworkError, header, readCapped, send, withTransport, type Transport } from "../transfer/http.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
-import type { ChannelResult, Delivery, Offer, Report, Source } from "./source.ts";
+import type { ChannelResult, Delivery, Offer, Report, Source, SourceProblem } from "./source.ts";
 
 const MAX_MANIFEST_BYTES = 1 << 20;
 
@@ -149,6 +149,7 @@ export function frozenSummary(frozen: string[]): string {
 
 export function createManifestSource(config: Config): Source {
   let frozen: string[] = [];
+  let problems: SourceProblem[] = [];
   return {
     name: "manifest",
     async start() {},
@@ -157,12 +158,14 @@ export function createManifestSource(config: Config): Source {
       const results = await checkChannels(config);
       for (const r of results) if ("error" in r) log.warn(r.error.message, { channel: r.channel });
       frozen = results.flatMap((r) => ("error" in r && r.error instanceof TufExpired ? [r.error.message] : []));
+      problems = results.flatMap((r) => ("error" in r ? [{ where: `channel ${r.channel}`, code: codeOf(r.error), message: describe(r.error) }] : []));
       if (results.every((r) => "error" in r && r.error instanceof SourceUnavailable)) {
         throw new SourceUnavailable(`no manifest could be fetched (${results.length} channels)`);
       }
       return results.flatMap((r) => ("offer" in r ? [r.offer] : []));
     },
     frozen: () => frozen,
+    problems: () => problems,
     report: (report) => postReport(config, report),
   };
 }

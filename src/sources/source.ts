@@ -1,5 +1,6 @@
 // What a job source (AWS IoT Jobs over MQTT, HTTP manifests, a file given by hand) gives
 // the pipeline and takes from it. The pipeline knows nothing of MQTT or HTTP.
+import type { ErrorCode } from "../base/errors.ts";
 import type { Config } from "../config/config.ts";
 import type { SignatureSpec } from "../transfer/verify.ts";
 
@@ -65,6 +66,15 @@ export interface SourceEvents {
   cancelled(jobId: string): void;
 }
 
+/** What a check could not read or understand: one channel's manifest, or a source as a whole. */
+export interface SourceProblem {
+  /** "channel NAME", or the source's name */
+  where: string;
+  /** the errors.ts code: MANIFEST_INVALID (needs a person), SOURCE_UNAVAILABLE (may pass) ... */
+  code: ErrorCode;
+  message: string;
+}
+
 export interface Source {
   readonly name: string;
   /** Connect and start listening; must not throw when the upstream is unreachable (retry inside). */
@@ -74,6 +84,11 @@ export interface Source {
    * dryRun (otter plan): change nothing upstream, e.g. reject no bad job document.
    */
   check(opts?: { dryRun?: boolean }): Promise<Offer[]>;
+  /**
+   * What the last check() could not read or understand, though it returned the offers it
+   * could (a source that reads all or nothing throws instead and needs no such method).
+   */
+  problems?(): SourceProblem[];
   /** Deliver one report; resolves once the upstream acknowledged it. Throws a transient error to retry. */
   report(report: Report): Promise<Delivery>;
   /** Why the source's link is stuck (connected yet silent past its keepalive), for the watchdog; undefined while it moves. */

@@ -4,7 +4,9 @@
 import { describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { makeCA, serverCert, tempDir } from "../../helpers/pki.ts";
 import { perTest, type Rig } from "../../helpers/rig.ts";
+import { tlsFront } from "../../helpers/tlsfront.ts";
 
 const fx = perTest();
 
@@ -121,5 +123,50 @@ describe("no install hook", () => {
     }
     expect(fx.server.requests).toEqual([]);
     expect(fx.server.reports).toEqual([]);
+  });
+});
+
+describe("a source otter could not read or understand is no 'nothing to do'", () => {
+  test("an invalid manifest: exit 5, a WARNING, otter status and otter plan name it; fixed, it is gone", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0", { sha256: "abc" });
+    const r = fx.rig();
+    const res = await r.run();
+    expect(res.code).toBe(5);
+    expect(res.stdout).toContain('"sha256": expected 64 hex digits');
+    expect(res.stdout).not.toMatch(/^otter: nothing to do/m);
+    expect(res.stderr).toMatch(/WARNING .*manifest release .*"sha256": expected 64 hex digits/);
+    const status = await r.run(["status"]);
+    expect(status.stdout).toMatch(/source problem: channel release since \S+ \(MANIFEST_INVALID\): manifest release/);
+    expect(JSON.parse((await r.run(["status", "--json"])).stdout).sourceProblems).toMatchObject([{ where: "channel release", code: "MANIFEST_INVALID" }]);
+    expect((await r.run(["plan"])).stdout).toContain("could not ask: channel release: manifest release");
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    expect((await r.run()).code).toBe(0);
+    expect((await r.run(["status"])).stdout).not.toContain("source problem");
+  });
+
+  // (An http:// channel itself is a config error now, exit 2: check-config's.)
+  test("an https manifest naming an http:// file without allow_http: exit 5, the refusal names the key", async () => {
+    const dir = tempDir();
+    const ca = makeCA(dir, "ca");
+    const front = await tlsFront(fx.server.url, serverCert(dir, ca));
+    try {
+      fx.server.publish("release", "1.0.0", "1.0.0", { url: `${fx.server.url}/release-1.0.0.img` });
+      const r = fx.rig({ serverUrl: front.url, set: { download: { allow_http: "false", cafile: ca.certFile }, service: { report_url: "" } } });
+      const res = await r.run();
+      expect(res.code).toBe(5);
+      expect(res.stdout).toContain("set [download] allow_http = true");
+      expect(fx.server.requests.map((q) => q.path)).toEqual(["/release.json"]);
+    } finally {
+      front.close();
+    }
+  });
+
+  test("one channel unreachable, the other has nothing: exit 3, not 'nothing to do'", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = fx.rig({ version: "1.0.0", set: { channels: { nightly: "http://127.0.0.1:1/nightly.json" }, policy: { priority: "release, nightly" } } });
+    const res = await r.run();
+    expect(res.code).toBe(3);
+    expect(res.stdout).toMatch(/manifest nightly .*; of the rest: nothing to do/);
+    expect((await r.run(["status"])).stdout).toContain("source problem: channel nightly");
   });
 });

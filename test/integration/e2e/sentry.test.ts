@@ -23,7 +23,7 @@ writeFileSync(join(tmp, "afile"), "");
 function config(name: string, service: string): string {
   const path = join(tmp, name);
   mkdirSync(join(tmp, "downloads"), { recursive: true });
-  writeFileSync(path, `[service]\n${service}\nstate_dir = ${join(tmp, "afile/state")}\ndownload_location = ${join(tmp, "downloads")}\n\n[channels]\nrelease = https://127.0.0.1:9/release.json\n`);
+  writeFileSync(path, `[service]\n${service}\nstate_dir = ${join(tmp, "afile/state")}\ndownload_location = ${join(tmp, "downloads")}\n\n[hooks]\ninstall = /bin/true\n\n[channels]\nrelease = https://127.0.0.1:9/release.json\n`);
   return path;
 }
 

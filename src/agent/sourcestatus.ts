@@ -1,0 +1,47 @@
+// What the last check could not read or understand, for `otter status` and the exit code:
+// state_dir/sources.json, there only while something is wrong, rewritten only when that
+// changes (a daemon checking every hour does not wear the flash).
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { writeFileAtomic } from "../base/atomic.ts";
+import { EXIT, isTransientCode, type ExitCode } from "../base/errors.ts";
+import type { SourceProblem } from "../sources/source.ts";
+
+/** A problem and since when it has been seen, check after check. */
+export interface SourceProblemSeen extends SourceProblem {
+  since: string;
+}
+
+const file = (dir: string) => join(dir, "sources.json");
+const key = (p: SourceProblem) => `${p.where}\n${p.code}\n${p.message}`;
+
+export function readSourceProblems(dir: string): SourceProblemSeen[] {
+  try {
+    const list = JSON.parse(readFileSync(file(dir), "utf8"));
+    return Array.isArray(list) ? list : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Record the problems of the check made at `now` (ms epoch); none removes the file. */
+export function noteSourceProblems(dir: string, problems: SourceProblem[], now: number): void {
+  const before = readSourceProblems(dir);
+  if (before.map(key).join("\0") === problems.map(key).join("\0")) return;
+  if (!problems.length) return rmSync(file(dir), { force: true });
+  const since = new Map(before.map((p) => [key(p), p.since]));
+  const seen = problems.map((p) => ({ ...p, since: since.get(key(p)) ?? new Date(now).toISOString() }));
+  writeFileAtomic(file(dir), JSON.stringify(seen, null, 1));
+}
+
+/**
+ * A check's verdict when no job starts, given what could not be read: "nothing to do" only
+ * when everything was read. A source otter could not understand needs a person (exit 5);
+ * one it could not reach may pass (3, unless the verdict already waits).
+ */
+export function withProblems(verdict: { code: ExitCode; summary: string }, problems: SourceProblem[]): { code: ExitCode; summary: string } {
+  if (!problems.length) return verdict;
+  const invalid = problems.some((p) => !isTransientCode(p.code));
+  const code = invalid ? EXIT.sourceInvalid : verdict.code === EXIT.ok ? EXIT.retryLater : verdict.code;
+  return { code, summary: `${problems.map((p) => p.message).join("; ")}; of the rest: ${verdict.summary}` };
+}
