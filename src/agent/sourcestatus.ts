@@ -35,13 +35,14 @@ export function noteSourceProblems(dir: string, problems: SourceProblem[], now: 
 }
 
 /**
- * A check's verdict when no job starts, given what could not be read: "nothing to do" only
- * when everything was read. A source otter could not understand needs a person (exit 5);
- * one it could not reach may pass (3, unless the verdict already waits).
+ * A check's verdict when no job starts, given what could not be read: "nothing to do" (0)
+ * only when everything was read; else 5 when a source could not be understood (a person
+ * must fix it), 3 when one was only unreachable. A wait (3: approval, soak, window) stays
+ * 3, which cron scripts act on (`otter approve ID`); the summary names the problems.
  */
 export function withProblems(verdict: { code: ExitCode; summary: string }, problems: SourceProblem[]): { code: ExitCode; summary: string } {
   if (!problems.length) return verdict;
   const invalid = problems.some((p) => !isTransientCode(p.code));
-  const code = invalid ? EXIT.sourceInvalid : verdict.code === EXIT.ok ? EXIT.retryLater : verdict.code;
+  const code = verdict.code !== EXIT.ok ? verdict.code : invalid ? EXIT.sourceInvalid : EXIT.retryLater;
   return { code, summary: `${problems.map((p) => p.message).join("; ")}; of the rest: ${verdict.summary}` };
 }

@@ -36,6 +36,7 @@ test.each<[string, SourceProblem[], { code: ExitCode; summary: string }, ExitCod
   ["an invalid one beside an unreachable one: still 5", [down, invalid], nothing, 5],
   ["one unreachable: not 'nothing to do', retry later", [down], nothing, 3],
   ["one unreachable while the policy waits: the wait's code", [down], { code: 3, summary: "wait" }, 3],
+  ["an invalid one while the policy waits (an approval a script acts on): still the wait's 3", [invalid], { code: 3, summary: "wait" }, 3],
 ])("%s", (_name, problems, verdict, code) => {
   const out = withProblems(verdict, problems);
   expect(out.code).toBe(code);
