@@ -2,7 +2,7 @@
 // reports an outcome (an Event); src/agent/pipeline.ts picks the next state.
 import { rmSync } from "node:fs";
 import { monotonicMs } from "../base/clock.ts";
-import { RestartPending, SignatureMissing, VersionMismatch, WindowClosed } from "../base/errors.ts";
+import { InstallInterrupted, RestartPending, SignatureMissing, VersionMismatch, WindowClosed, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { captureFailure } from "../base/sentry.ts";
 import { signaturePolicy, type Config } from "../config/config.ts";
@@ -53,15 +53,39 @@ function succeed(job: JobRecord, state: string, message: string): void {
   job.outcome = { status: "SUCCEEDED", state, message };
 }
 
-// At most one progress report per progress_interval: AWS throttles chatty devices.
+// An Upparat dashboard draws its bar from the first progress report: it goes out after
+// FIRST_PROGRESS_MS, then at most one per progress_interval (AWS throttles chatty devices).
+const FIRST_PROGRESS_MS = 1000;
+
 function progress(ctx: Ctx, state: string) {
-  let last = monotonicMs();
+  const interval = ctx.config.service.progress_interval * 1000;
+  let next = monotonicMs() + Math.min(FIRST_PROGRESS_MS, interval);
   return (message: string, details?: Record<string, string>) => {
-    if (monotonicMs() - last < ctx.config.service.progress_interval * 1000) return;
-    last = monotonicMs();
+    if (monotonicMs() < next) return;
+    next = monotonicMs() + interval;
     ctx.journal.enqueue({ status: "IN_PROGRESS", state, message, details });
     ctx.journal.save();
   };
+}
+
+/**
+ * The install hook failed when run again after otter was cut off during install. The first
+ * run may have completed (a power cut after it, before the journal moved on): when the
+ * version hook already names the target version, the install is done and the normal
+ * restart, version and ready checks confirm it. Otherwise the failure is the interrupted
+ * install's (INSTALL_INTERRUPTED, a local fault): the update may be offered again.
+ */
+async function rerunFailed(ctx: Ctx, job: JobRecord, err: unknown): Promise<void> {
+  const now = await hook(ctx, "confirmVersion", "version").catch((versionErr: unknown) => {
+    if (ctx.signal.aborted) throw versionErr;
+    return undefined;
+  });
+  if (now === job.offer.version) {
+    log.warn(`install hook failed when run again (${describe(err)}), but version ${now} already runs: the first run completed; going on to restart and checks`, { job: job.offer.id });
+    return;
+  }
+  const runs = now === undefined ? "the version hook cannot tell which version runs" : `version ${now} runs`;
+  throw new InstallInterrupted(`${describe(err)} (run again after otter was cut off during install; ${runs})`, { cause: err });
 }
 
 export const handlers: { [S in Exclude<State, "done">]: Handler } = {
@@ -157,11 +181,16 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     ctx.journal.enqueue({ status: "IN_PROGRESS", state: "installation_start", message: `installing version ${job.offer.version}` });
     ctx.journal.save();
     const report = progress(ctx, "installation_progress");
-    await hook(ctx, "install", "install", [artifact], {
-      onLine: (stream, line) => {
-        if (stream === "stdout" && line.trim()) report(line.trim());
-      },
-    });
+    try {
+      await hook(ctx, "install", "install", [artifact], {
+        onLine: (stream, line) => {
+          if (stream === "stdout" && line.trim()) report(line.trim());
+        },
+      });
+    } catch (err) {
+      if (ctx.signal.aborted || (job.starts.install ?? 0) < 2) throw err;
+      await rerunFailed(ctx, job, err);
+    }
     return "ok";
   },
 

@@ -37,7 +37,7 @@ const KINDS = {
   UNSAFE_PATH: { transient: false, exit: EXIT.usage, doc: "state_dir or download_location is not otter's own (another user's, writable by others, or under such a folder)" },
   JOURNAL_CORRUPT: { transient: false, exit: EXIT.failed, doc: "the journal cannot be used" },
   JOB_INVALID: { transient: false, exit: EXIT.failed, state: "job_invalid", doc: "an AWS job document otter cannot run (a field is missing or wrong)" },
-  MANIFEST_INVALID: { transient: false, exit: EXIT.sourceInvalid, state: "manifest_invalid", doc: "a channel's manifest is not valid, or its URL is refused (http:// without allow_http)" },
+  MANIFEST_INVALID: { transient: false, exit: EXIT.sourceInvalid, state: "manifest_invalid", doc: "a channel's manifest is missing (HTTP 404) or not valid, or names a URL that is refused (http:// without allow_http)" },
   BOARD_MISMATCH: { transient: false, exit: EXIT.failed, state: "board_mismatch", doc: "the offer names boards and this device's board is not one of them" },
   DENIED: { transient: false, exit: EXIT.failed, state: "denied", doc: "refused with `otter deny`" },
   DOWNGRADE_REFUSED: { transient: false, exit: EXIT.failed, state: "downgrade_refused", doc: "anti-rollback: the offer is older than the running version (or than the newest this device accepted from its channel) and no operator forced it" },
@@ -47,6 +47,10 @@ const KINDS = {
   HOOK_TIMEOUT: { transient: false, exit: EXIT.failed, doc: "a hook ran past its timeout; its process group was killed" },
   HOOK_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed, doc: "a hook kept exiting 3 (retry later) for max_retries runs" },
   HOOK_POSTPONED: { transient: true, exit: EXIT.retryLater, doc: "a hook exited 3: the job waits and calls it again (not a failure)" },
+  INSTALL_INTERRUPTED: {
+    transient: false, exit: EXIT.failed, state: "installation_hook_failed", local: true,
+    doc: "the install hook failed when run again after otter was cut off during install, and the old version still runs",
+  },
   VERSION_MISMATCH: { transient: false, exit: EXIT.failed, state: "version_mismatch", doc: "after install and restart the version hook names another version" },
   LOOP_DETECTED: { transient: false, exit: EXIT.failed, state: "loop_detected", doc: "a state was started max_starts times without finishing (a reboot loop)" },
   CANCELLED: { transient: false, exit: EXIT.failed, state: "cancelled", local: true, doc: "cancelled upstream or denied before install; nothing was installed" },
@@ -123,6 +127,7 @@ export class HookFailed extends kind("HOOK_FAILED") {}
 export class HookTimeout extends kind("HOOK_TIMEOUT") {}
 export class HookRetriesExhausted extends kind("HOOK_RETRIES_EXHAUSTED") {}
 export class HookPostponed extends kind("HOOK_POSTPONED") {}
+export class InstallInterrupted extends kind("INSTALL_INTERRUPTED") {}
 export class VersionMismatch extends kind("VERSION_MISMATCH") {}
 export class LoopDetected extends kind("LOOP_DETECTED") {}
 export class Cancelled extends kind("CANCELLED") {}

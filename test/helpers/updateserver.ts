@@ -23,6 +23,7 @@ export class UpdateServer {
   readonly reports: Record<string, any>[] = [];
   readonly requests: { method: string; path: string; range?: string }[] = [];
   private holds = new Map<string, ReturnType<typeof hold>>();
+  private slows = new Map<string, { chunk: number; ms: number }>();
   private reportHold?: { when: (r: Record<string, any>) => boolean; h: ReturnType<typeof hold> };
   private server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => this.handle(req) });
   /** answer report POSTs with this status (e.g. 503 to simulate an outage) */
@@ -47,6 +48,11 @@ export class UpdateServer {
     const h = hold();
     this.holds.set(path, Object.assign(h, { afterBytes }));
     return h;
+  }
+
+  /** Serve `path` slowly, as a thin link would: `chunk` bytes every `ms`. */
+  slow(path: string, chunk: number, ms: number): void {
+    this.slows.set(path, { chunk, ms });
   }
 
   /** Hold the first report for which `when` holds, unanswered, until released. */
@@ -85,6 +91,19 @@ export class UpdateServer {
     }
     const file = this.files.get(path);
     if (!file) return new Response("not found", { status: 404 });
+    const slow = this.slows.get(path);
+    if (slow) {
+      const body = new ReadableStream({
+        async start(c) {
+          for (let at = 0; at < file.length; at += slow.chunk) {
+            c.enqueue(file.slice(at, at + slow.chunk));
+            await Bun.sleep(slow.ms);
+          }
+          c.close();
+        },
+      });
+      return new Response(body, { headers: { "content-length": String(file.length) } });
+    }
     if (!h) return new Response(file);
     if (h.afterBytes === 0) {
       h.hit();

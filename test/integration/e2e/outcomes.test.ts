@@ -170,3 +170,57 @@ describe("a source otter could not read or understand is no 'nothing to do'", ()
     expect((await r.run(["status"])).stdout).toContain("source problem: channel nightly");
   });
 });
+
+// Issue 12 case 2: a power cut after the install hook completed, before the journal moved on.
+describe("an install run again after otter was cut off during install", () => {
+  test("fails, but the device already runs the target: success through restart, version and ready", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = fx.rig();
+    // The first run installs (the new slot boots at once) and the power goes; run again, the
+    // installer refuses to write the slot it runs from.
+    r.writeHook("install", `if [ -f "$T/once" ]; then echo "refusing to install into the booted slot" >&2; exit 1; fi
+cp "$4" "$T/staged"; cp "$T/staged" "$T/version"; touch "$T/once"; kill -9 $PPID; sleep 5`);
+    expect((await r.run()).code).not.toBe(0); // cut off by its own install hook
+    expect(r.journal().job.state).toBe("install");
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain("the first run completed");
+    expect(r.log().filter((l) => /^(restart|ready) start/.test(l)).map((l) => l.split(" ")[0])).toEqual(["restart", "ready"]);
+    expect(fx.server.finals().map((f) => `${f.status}:${f.state}`)).toEqual(["SUCCEEDED:complete_ready"]);
+    expect(r.count("rollback done")).toBe(0);
+  });
+
+  test("fails and the old version runs: INSTALL_INTERRUPTED, and the version is offered again, not 'tried here before'", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = fx.rig();
+    r.writeHook("install", `if [ ! -f "$T/cut" ]; then touch "$T/cut"; kill -9 $PPID; sleep 5; fi; cp "$4" "$T/staged"`);
+    r.exits("install", 0, 1); // the first run goes to the cut, the rerun fails
+    expect((await r.run()).code).not.toBe(0);
+    const failed = await r.run();
+    expect(failed.code).toBe(1);
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "installation_hook_failed", code: "INSTALL_INTERRUPTED" });
+    expect(fx.server.finals()[0]!.message).toContain("run again after otter was cut off during install; version 0.9.0 runs");
+    const again = await r.run();
+    expect(again.code).toBe(0);
+    expect(fx.server.finals()[1]).toMatchObject({ status: "SUCCEEDED", state: "complete_ready" });
+    expect(r.version()).toBe("1.0.0");
+  });
+});
+
+describe("Upparat compatibility", () => {
+  // Upparat dashboards draw their bar from download_progress.
+  test("a download of a few seconds sends its first download_progress early, then at most one per progress_interval", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0".padEnd(256 * 1024, "\n"));
+    // 16 KiB every 250 ms: about 4 s, well under the default progress_interval of 15 s.
+    fx.server.slow("/release-1.0.0.img", 16 * 1024, 250);
+    const r = fx.rig();
+    expect((await r.run()).code).toBe(0);
+    const states = fx.server.reports.map((x) => x.state);
+    const progress = fx.server.reports.filter((x) => x.state === "download_progress");
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(states.indexOf("download_progress")).toBeLessThan(states.indexOf("installation_start"));
+    expect(JSON.parse(progress[0]!.message).downloaded_bytes).toBeLessThan(256 * 1024);
+    const at = progress.map((x) => Date.parse(x.at));
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(15_000 - 50);
+  });
+});
