@@ -22,6 +22,7 @@ import { readHistory } from "./history.ts";
 import { Journal, type JobRecord } from "./journal.ts";
 import { Outbox } from "./outbox.ts";
 import { cancellable, type State } from "./pipeline.ts";
+import { watchForBetter } from "./preempt.ts";
 import { Reload } from "./reload.ts";
 import { runJob, type RunResult } from "./runner.ts";
 import { noteSourceProblems, withProblems } from "./sourcestatus.ts";
@@ -124,11 +125,12 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
   let wake = new AbortController();
   let cancel = new AbortController();
   // Stop the job under way while that is still safe (before install); past that it finishes.
-  const cancelJob = (job: JobRecord, why: string) => {
+  // A reason given (Superseded) becomes the job's outcome.
+  const cancelJob = (job: JobRecord, why: string, reason?: OtterError) => {
     if (!cancellable(job.state)) return log.warn(`${why} during ${job.state}; too late to stop: finishing it and reporting`);
     if (cancel.signal.aborted) return;
     log.warn(`${why}; cancelling it`);
-    cancel.abort();
+    cancel.abort(reason);
   };
   const outbox = new Outbox(journal, source, stop);
   journal.onEnqueue = () => outbox.kick();
@@ -171,7 +173,25 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
     // From cron (--once) a postponing hook must not hold the run for retry_interval; an
     // operator's `otter install` waits in the foreground as before.
     const pauseOnRetry = opts.once && !opts.source;
-    return runJob({ config, journal, source, signal, flush, progress, stopWorkload, onState, expect: service.liveness.doing, pauseOnRetry }, stop, resumed);
+    const running = runJob({ config, journal, source, signal, flush, progress, stopWorkload, onState, expect: service.liveness.doing, pauseOnRetry }, stop, resumed);
+    return withWatch(running, resumed);
+  };
+  // While a channel's job may still be stopped, a higher-priority offer preempts it.
+  const withWatch = async (running: Promise<RunResult>, resumed: boolean): Promise<RunResult> => {
+    const job = journal.data.job!;
+    if (opts.source || job.offer.channel === undefined || !cancellable(job.state)) return running;
+    const ended = new AbortController();
+    const watching = watchForBetter({
+      config, journal, source, signal: AbortSignal.any([ended.signal, stop]),
+      firstMs: resumed ? 0 : config.service.check_interval * 1000,
+      preempt: (why) => cancelJob(journal.data.job!, why.message, why),
+    });
+    try {
+      return await running;
+    } finally {
+      ended.abort();
+      await watching;
+    }
   };
   // An AWS job the policy refused ends at once as REJECTED, through the report state and the outbox.
   const reject = async (offer: Offer, outcome: JobRecord["outcome"]) => {
@@ -272,7 +292,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
         opts.summary?.(describeResult(result));
         idle = describeResult(result);
         if (result.kind === "paused") wait = pauseFor(config, result.error);
-        else if (result.kind === "done" && !opts.once) continue; // look for the next job at once
+        // Look for the next job at once; --once too when this one made way for a better one.
+        else if (result.kind === "done" && (!opts.once || result.job.outcome?.code === "SUPERSEDED")) continue;
       }
       if (opts.once) break;
       service.status(`${idle}; next check in ${wait < 60_000 ? `${Math.ceil(wait / 1000)}s` : formatDuration(wait)}`);

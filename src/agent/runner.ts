@@ -1,7 +1,7 @@
 // Drives one job through the pipeline: journal the state, run its handler, map the
 // outcome through the table, repeat until done. Failures become the job's outcome;
 // a transient error pauses the job in its state (the caller decides when to go on).
-import { OtterError, StorageUnavailable, codeOf, describe, failureStateOf, isTransient, LoopDetected } from "../base/errors.ts";
+import { Cancelled, OtterError, StorageUnavailable, codeOf, describe, failureStateOf, isTransient, LoopDetected } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { endLeftoverHook } from "./hookcall.ts";
 import type { JobRecord } from "./journal.ts";
@@ -27,9 +27,14 @@ export type RunResult =
 
 // Record a failure as the job's outcome and say which event it is.
 function failure(job: JobRecord, state: State, err: unknown): Event {
-  const cancelled = err instanceof OtterError && err.code === "CANCELLED";
-  if (cancelled && cancellable(state)) {
-    job.outcome = { status: "FAILED", state: "cancelled", message: describe(err), code: "CANCELLED" };
+  const code = codeOf(err);
+  if (code === "SUPERSEDED" && cancellable(state)) {
+    // Nothing failed: the device declined this job for a better one.
+    job.outcome = { status: "REJECTED", state: "superseded", message: describe(err), code };
+    return "cancelled";
+  }
+  if (code === "CANCELLED" && cancellable(state)) {
+    job.outcome = { status: "FAILED", state: "cancelled", message: describe(err), code };
     return "cancelled";
   }
   job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err), code: codeOf(err) };
@@ -79,8 +84,12 @@ async function drive(ctx: Ctx, stopping: AbortSignal, resumed: boolean): Promise
     let event: Event;
     try {
       event = await handlers[state](ctx, job);
+      // A cancel that came while a state which does not watch the signal ran (verify) still
+      // stops the job before install.
+      if (event === "ok" && cancellable(state) && ctx.signal.aborted && !stopping.aborted) event = failure(job, state, cancelReason(ctx.signal));
     } catch (err) {
       if (stopping.aborted) return { kind: "stopped", job };
+      if (ctx.signal.aborted && cancellable(state)) err = cancelReason(ctx.signal, err);
       if (isTransient(err)) {
         log.warn(`job ${job.offer.id} paused in ${state}: ${describe(err)}`);
         job.pausedIn = state;
@@ -96,6 +105,13 @@ async function drive(ctx: Ctx, stopping: AbortSignal, resumed: boolean): Promise
     journal.save();
   }
   return { kind: "done", job };
+}
+
+// Why the job was cancelled: the reason given with the cancel (a Superseded), else a plain
+// Cancelled (or the handler's own error, which already says so).
+function cancelReason(signal: AbortSignal, err?: unknown): unknown {
+  if (signal.reason instanceof OtterError) return signal.reason;
+  return err ?? new Cancelled("the job was cancelled before install");
 }
 
 // One more start of the job's state (journaled with the state, before its work).

@@ -51,6 +51,10 @@ const KINDS = {
     transient: false, exit: EXIT.failed, state: "installation_hook_failed", local: true,
     doc: "the install hook failed when run again after otter was cut off during install, and the old version still runs",
   },
+  SUPERSEDED: {
+    transient: false, exit: EXIT.failed, state: "superseded", local: true,
+    doc: "a higher-priority offer came before install: this job was stopped (REJECTED), nothing was installed",
+  },
   VERSION_MISMATCH: { transient: false, exit: EXIT.failed, state: "version_mismatch", doc: "after install and restart the version hook names another version" },
   LOOP_DETECTED: { transient: false, exit: EXIT.failed, state: "loop_detected", doc: "a state was started max_starts times without finishing (a reboot loop)" },
   CANCELLED: { transient: false, exit: EXIT.failed, state: "cancelled", local: true, doc: "cancelled upstream or denied before install; nothing was installed" },
@@ -131,6 +135,7 @@ export class InstallInterrupted extends kind("INSTALL_INTERRUPTED") {}
 export class VersionMismatch extends kind("VERSION_MISMATCH") {}
 export class LoopDetected extends kind("LOOP_DETECTED") {}
 export class Cancelled extends kind("CANCELLED") {}
+export class Superseded extends kind("SUPERSEDED") {}
 export class DownloadNetwork extends kind("DOWNLOAD_NETWORK") {}
 export class DownloadStalled extends kind("DOWNLOAD_STALLED") {}
 export class DownloadHttp extends kind("DOWNLOAD_HTTP") {}

@@ -92,7 +92,7 @@ export function captureError(err: unknown, level: "error" | "fatal" = "error"): 
 
 /** Send a job that ended FAILED or REJECTED as a message; other outcomes (and cancellations) are not sent. */
 export function captureFailure(job: JobFailure): void {
-  if (!sentry || (job.status !== "FAILED" && job.status !== "REJECTED") || job.state === "cancelled") return;
+  if (!sentry || (job.status !== "FAILED" && job.status !== "REJECTED") || job.state === "cancelled" || job.state === "superseded") return;
   sentry.captureMessage(`job ${job.status}: ${job.state}: ${job.message}`, {
     level: "error",
     tags: defined({ job_id: job.jobId, job_state: job.state, job_status: job.status, code: job.code, version: job.version, channel: job.channel }),

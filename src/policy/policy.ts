@@ -243,7 +243,7 @@ function notDowngrade(offer: Offer, input: PolicyInput, ex: Explain): boolean {
 // Rank of a channel, 0 the highest: its index in priority, unlisted ones below all. An
 // unknown channel (the running image's, until an offer of its version names one) ranks
 // above all: unknown is the safe side.
-function rank(policy: Config["policy"], channel: string | undefined): number {
+export function rank(policy: Config["policy"], channel: string | undefined): number {
   if (channel === undefined) return -1;
   const i = policy.priority.indexOf(channel);
   return i < 0 ? policy.priority.length : i;

@@ -93,7 +93,7 @@ describe("local files only from local sources", () => {
       clearTimeout(guard);
       expect(otter.signalCode).toBeNull(); // it ended on its own, not by the guard
       expect(stderr).toContain(says);
-      expect(code).toBeLessThan(2);
+      expect([1, 5]).toContain(code); // a manifest it cannot read is a source problem (5); a job's file, a failed job (1)
     }
   }, 60_000);
 });

@@ -2,10 +2,10 @@
 // failure classed by a stable code, no "nothing to do" that hides a broken source, no sleep
 // a cron run pays for, and the rollback hook told what failed.
 import { describe, expect, test } from "bun:test";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeCA, serverCert, tempDir } from "../../helpers/pki.ts";
-import { perTest, type Rig } from "../../helpers/rig.ts";
+import { killMidDownload, perTest, waitFor, type Rig } from "../../helpers/rig.ts";
 import { tlsFront } from "../../helpers/tlsfront.ts";
 
 const fx = perTest();
@@ -166,7 +166,7 @@ describe("a source otter could not read or understand is no 'nothing to do'", ()
     const r = fx.rig({ version: "1.0.0", set: { channels: { nightly: "http://127.0.0.1:1/nightly.json" }, policy: { priority: "release, nightly" } } });
     const res = await r.run();
     expect(res.code).toBe(3);
-    expect(res.stdout).toMatch(/manifest nightly .*; of the rest: nothing to do/);
+    expect(res.stdout).toMatch(/nightly\.json: .*; of the rest: nothing to do/);
     expect((await r.run(["status"])).stdout).toContain("source problem: channel nightly");
   });
 });
@@ -222,5 +222,68 @@ describe("Upparat compatibility", () => {
     expect(JSON.parse(progress[0]!.message).downloaded_bytes).toBeLessThan(256 * 1024);
     const at = progress.map((x) => Date.parse(x.at));
     for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(15_000 - 50);
+  });
+});
+
+describe("a higher-priority offer preempts a lower one still before install", () => {
+  const finals = () => fx.server.finals().map((f) => `${f.status}:${f.state}:${f.jobId.split(":").slice(0, 2).join(":")}`);
+  const image = (channel: string, version: string) => `/${channel}-${version}.img`;
+
+  test("daemon: nightly downloading, release arrives: nightly stopped (REJECTED superseded), release installs, nightly may come again", async () => {
+    fx.server.publish("release", "0.5.0", "0.5.0"); // older than what runs: nothing to take
+    fx.server.publish("nightly", "1.1.0", "1.1.0".padEnd(256 * 1024, "\n"));
+    fx.server.slow(image("nightly", "1.1.0"), 8 * 1024, 250); // ~8 s
+    const r = fx.rig({ channels: ["release", "nightly"] });
+    const daemon = r.start([]);
+    try {
+      await waitFor(() => r.journal()?.job?.state === "download", 20_000, "the nightly download");
+      fx.server.publish("release", "1.0.5", "1.0.5");
+      await waitFor(() => fx.server.finals().length >= 1, 20_000, "the nightly job to end");
+      fx.server.slow(image("nightly", "1.1.0"), 1 << 30, 0);
+      await waitFor(() => fx.server.finals().length >= 3, 30_000, "release, then nightly again");
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.exited;
+    }
+    expect(finals()).toEqual(["REJECTED:superseded:nightly:1.1.0", "SUCCEEDED:complete_ready:release:1.0.5", "SUCCEEDED:complete_ready:nightly:1.1.0"]);
+    const superseded = fx.server.finals()[0]!;
+    expect(superseded.code).toBe("SUPERSEDED");
+    expect(superseded.message).toMatch(/superseded by release:1\.0\.5:\w+ \(release ranks above nightly\) during download; nothing was installed/);
+    expect(r.log().filter((l) => l.startsWith("install start")).map((l) => l.split(" ").at(-1)!.split("/").at(-1))).toEqual([
+      expect.stringMatching(/^release_1\.0\.5/), expect.stringMatching(/^nightly_1\.1\.0/),
+    ]);
+  });
+
+  test("daemon: once install has started, the lower job finishes and reports honestly", async () => {
+    fx.server.publish("release", "0.5.0", "0.5.0");
+    fx.server.publish("nightly", "1.1.0", "1.1.0");
+    const r = fx.rig({ channels: ["release", "nightly"] });
+    r.writeHook("install", 'echo $$ > "$T/at-install"; while [ ! -f "$T/go" ]; do sleep 0.05; done; cp "$4" "$T/staged"');
+    const daemon = r.start([]);
+    try {
+      await r.pausedPid("install");
+      fx.server.publish("release", "1.0.5", "1.0.5");
+      await Bun.sleep(2500); // past two check_intervals: time for a preemption that must not come
+      writeFileSync(join(r.dir, "go"), "");
+      await waitFor(() => fx.server.finals().length >= 1, 20_000, "the nightly job to end");
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.exited;
+    }
+    expect(finals()).toEqual(["SUCCEEDED:complete_ready:nightly:1.1.0"]); // release 1.0.5 is older than what now runs
+    expect(r.version()).toBe("1.1.0");
+  });
+
+  test("--once resuming a lower job's download: superseded at once, the higher installs in the same run", async () => {
+    fx.server.publish("nightly", "1.1.0", "1.1.0".padEnd(4 * 2 ** 20, "\n"));
+    fx.server.publish("release", "0.5.0", "0.5.0");
+    const r = fx.rig({ channels: ["release", "nightly"] });
+    await killMidDownload(r, fx.server, image("nightly", "1.1.0"), 2 ** 20);
+    fx.server.holdAt(image("nightly", "1.1.0")); // the resumed download gets no byte: only a preemption ends it
+    fx.server.publish("release", "1.0.5", "1.0.5");
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(finals()).toEqual(["REJECTED:superseded:nightly:1.1.0", "SUCCEEDED:complete_ready:release:1.0.5"]);
+    expect(r.version()).toBe("1.0.5");
   });
 });
