@@ -276,7 +276,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
             const verdict = withProblems(step, problems);
             code = verdict.code;
             opts.summary?.(verdict.summary);
-            idle = verdict.code === EXIT.ok ? `idle: ${verdict.summary}` : verdict.summary;
+            // Idle when the policy waits for nothing, a source problem (named in the summary) or not.
+            idle = step.code === EXIT.ok ? `idle: ${verdict.summary}` : verdict.summary;
             if (step.until !== undefined) wait = Math.max(MIN_WAIT_MS, Math.min(wait, step.until - now));
           }
         } catch (err) {
