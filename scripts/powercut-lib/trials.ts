@@ -100,9 +100,16 @@ function durations(b: Boot): { phases: Record<string, number>; total: number } {
 }
 
 /**
+ * The last line a phase prints while otter's journal still names it: the install hook's
+ * marker, written just before it exits (a cut there still finds the job in install). Other
+ * phases end when the next state's line shows that state was journaled.
+ */
+const LAST_INSIDE: Partial<Record<Aim, string>> = { install: "powercut: hook install done" };
+
+/**
  * Arm `aim` on a boot: cut at a uniform instant inside that phase, within the shortest
- * time it took before (or anywhere from otter's start to the end of an uncut boot); a
- * phase that still ends before that instant is cut as it ends.
+ * time it took before (or anywhere from otter's start to the end of an uncut boot). A
+ * phase that still ends first is cut at its last line inside, or else as it ends.
  */
 function arm(b: Boot, aim: Aim, calib: ReturnType<typeof durations>, rnd: () => number): void {
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -112,6 +119,7 @@ function arm(b: Boot, aim: Aim, calib: ReturnType<typeof durations>, rnd: () => 
     if (!fired) b.cut();
     fired = true;
   };
+  const last = LAST_INSIDE[aim];
   b.onLine((l) => {
     if (fired) return;
     const state = STATE_LINE.exec(l.text)?.[1];
@@ -119,7 +127,7 @@ function arm(b: Boot, aim: Aim, calib: ReturnType<typeof durations>, rnd: () => 
       if (aim === "random" ? otterStarted(l.text) : state === aim) {
         timer = setTimeout(fire, rnd() * (aim === "random" ? calib.total : (calib.phases[aim] ?? 1000)));
       }
-    } else if (aim !== "random" && (state || l.text.includes("powercut: once rc="))) fire();
+    } else if (aim !== "random" && ((last && l.text.includes(last)) || state || l.text.includes("powercut: once rc="))) fire();
   });
 }
 
