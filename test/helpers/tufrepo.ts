@@ -10,17 +10,22 @@ import { ROOT } from "./otter.ts";
 import type { UpdateServer } from "./updateserver.ts";
 
 export type Role = "root" | "targets" | "snapshot" | "timestamp";
+/** key files by role (a top-level or delegated role's name); several keys sign with each */
+export type Keys = Partial<Record<string, string | string[]>>;
 
 export class TufRepo {
   readonly dir = mkdtempSync(join(tmpdir(), "otter-tuf-"));
   readonly repo = join(this.dir, "repo");
-  /** the PEM private key each role signs with now */
-  readonly keys: Record<Role, string>;
+  /** the PEM private keys each role signs with now */
+  readonly keys: Record<string, string[]>;
   private n = 0;
 
-  constructor(private readonly server: UpdateServer, opts: { consistent?: boolean } = {}) {
-    this.keys = { root: this.newKey(), targets: this.newKey(), snapshot: this.newKey(), timestamp: this.newKey() };
-    this.tool(["init", this.repo, ...this.keyArgs(["root", "targets", "snapshot", "timestamp"]), ...(opts.consistent ? ["--consistent"] : [])]);
+  /** `keys`: how many keys a top-level role starts with (1); `threshold`: how many must sign (1). */
+  constructor(private readonly server: UpdateServer, opts: { consistent?: boolean; keys?: Partial<Record<Role, number>>; threshold?: Partial<Record<Role, number>> } = {}) {
+    const roles: Role[] = ["root", "targets", "snapshot", "timestamp"];
+    this.keys = Object.fromEntries(roles.map((r) => [r, Array.from({ length: opts.keys?.[r] ?? 1 }, () => this.newKey())]));
+    const thresholds = Object.entries(opts.threshold ?? {}).flatMap(([r, n]) => ["--threshold", `${r}=${n}`]);
+    this.tool(["init", this.repo, ...this.keyArgs(roles), ...thresholds, ...(opts.consistent ? ["--consistent"] : [])]);
   }
 
   /** the root a device pins: version 1 */
@@ -39,8 +44,9 @@ export class TufRepo {
     return file;
   }
 
-  keyArgs(roles: Role[], keys: Partial<Record<Role, string>> = {}): string[] {
-    return roles.flatMap((r) => ["--key", `${r}=${keys[r] ?? this.keys[r]}`]);
+  /** --key ROLE=FILE for each of `roles`: `keys`' files where given, else the role's own. */
+  keyArgs(roles: string[], keys: Keys = {}): string[] {
+    return roles.flatMap((r) => [keys[r] ?? this.keys[r] ?? []].flat().flatMap((k) => ["--key", `${r}=${k}`]));
   }
 
   /** Run scripts/tuf-repo; throws with its stderr on failure. */
@@ -49,30 +55,48 @@ export class TufRepo {
     if (r.status !== 0) throw new Error(`tuf-repo ${args.join(" ")}: ${r.stderr}`);
   }
 
-  /** Publish `body` as target PATH (e.g. release/image) with these custom fields; served at once. */
-  add(path: string, body: string | Uint8Array, custom: Record<string, unknown>, keys: Partial<Record<Role, string>> = {}): void {
+  /** Publish `body` as target PATH (e.g. release/image) with these custom fields in `role`'s metadata; served at once. */
+  add(path: string, body: string | Uint8Array, custom: Record<string, unknown>, keys: Keys = {}, role = "targets"): void {
     const file = join(this.dir, `body${this.n++}`);
     writeFileSync(file, body);
-    this.tool(["add-target", this.repo, path, file, "--custom", JSON.stringify(custom), ...this.keyArgs(["targets", "snapshot", "timestamp"], keys)]);
+    const which = role === "targets" ? [] : ["--role", role];
+    this.tool(["add-target", this.repo, path, file, "--custom", JSON.stringify(custom), ...which, ...this.keyArgs([role, "snapshot", "timestamp"], keys)]);
     this.serve();
   }
 
   /** New versions of `roles` (snapshot and timestamp follow), expiring in `days`. */
-  bump(roles: Role[], days?: number, keys: Partial<Record<Role, string>> = {}): void {
-    const signers = [...new Set<Role>([...roles, "snapshot", "timestamp"])];
+  bump(roles: string[], days?: number, keys: Keys = {}): void {
+    const signers = [...new Set([...roles, "snapshot", "timestamp"])];
     this.tool(["bump", this.repo, ...roles, ...this.keyArgs(signers, keys), ...(days === undefined ? [] : [`--expires=${days}`])]);
     this.serve();
   }
 
+  /** targets delegates `name` (its own `keys` fresh keys, `threshold` of them to sign) for `paths`. */
+  delegate(name: string, paths: string[], opts: { keys?: number; threshold?: number } = {}): void {
+    this.keys[name] = Array.from({ length: opts.keys ?? 1 }, () => this.newKey());
+    const threshold = opts.threshold ? ["--threshold", `${name}=${opts.threshold}`] : [];
+    this.tool(["delegate", this.repo, name, ...paths, ...threshold, ...this.keyArgs([name, "targets", "snapshot", "timestamp"])]);
+    this.serve();
+  }
+
+  /** `count` fresh keys more for top-level `role` and its threshold set (root N+1); returns them. */
+  addKeys(role: Role, count: number, threshold: number): string[] {
+    const fresh = Array.from({ length: count }, () => this.newKey());
+    this.tool(["keys", this.repo, ...fresh.flatMap((k) => ["--add", `${role}=${k}`]), "--threshold", `${role}=${threshold}`, ...this.keyArgs(["root"])]);
+    this.keys[role]!.push(...fresh);
+    this.serve();
+    return fresh;
+  }
+
   /** Root N+1 replaces `role`'s key with a new one (signed by the current root key); returns the old key. */
   rotate(role: Role): string {
-    const old = this.keys[role];
+    const [old] = this.keys[role]!;
     const fresh = this.newKey();
     const rootKeys = role === "root" ? ["--key", `root=${old}`, "--key", `root=${fresh}`] : this.keyArgs(["root"]);
     this.tool(["rotate", this.repo, role, fresh, ...rootKeys]);
-    this.keys[role] = fresh;
+    this.keys[role] = [fresh];
     this.serve();
-    return old;
+    return old!;
   }
 
   /** A copy of the repository as it is now (a day's state). */
