@@ -1,8 +1,10 @@
 // The jobs emulator's command line and its HTTP control API on 127.0.0.1, for trying otter's
 // MQTT mode by hand:
 //   bun scripts/jobs-emulator.ts --broker mqtt://127.0.0.1:1883 [--control 8080] [--minute-ms 60000]
+//       [--updates-per-second N]   (beyond N UpdateJobExecution requests a second: RequestThrottled)
 //   curl -d '{"jobId":"upparat_1","document":{…},"things":["dev1"]}' 127.0.0.1:8080/jobs
-//   POST /jobs {jobId, document, things?, groups?, inProgressTimeoutMinutes?}   create a job
+//   POST /jobs {jobId, document, things?, groups?, inProgressTimeoutMinutes?,
+//               jobExecutionsRolloutConfig?: {maximumPerMinute}}                 create a job
 //   POST /jobs/ID/cancel {force?}                                               cancel it
 //   DELETE /jobs/ID/things/THING?force=true                                     delete one execution
 //   GET /jobs/ID                                                                executions and updates
@@ -42,10 +44,12 @@ function arg(argv: string[], name: string): string | undefined {
 export async function main(argv: string[]): Promise<void> {
   const broker = arg(argv, "--broker");
   if (!broker) {
-    process.stderr.write("usage: bun scripts/jobs-emulator.ts --broker mqtt://127.0.0.1:1883 [--control PORT] [--minute-ms N]\n");
+    process.stderr.write("usage: bun scripts/jobs-emulator.ts --broker mqtt://127.0.0.1:1883 [--control PORT] [--minute-ms N] [--updates-per-second N]\n");
     process.exit(2);
   }
   const emu = new JobsEmulator({ broker, minuteMs: Number(arg(argv, "--minute-ms") ?? 60_000) });
+  const rate = arg(argv, "--updates-per-second");
+  if (rate) emu.limitUpdates(Number(rate));
   await emu.start();
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");

@@ -1,6 +1,7 @@
 // The AWS IoT Jobs rules the emulator applies to one request, as pure functions: request
 // validation (InvalidRequest), which updates an execution refuses (ResourceNotFound,
-// InvalidStateTransition, VersionMismatch), answer shapes and presigned-URL signing.
+// InvalidStateTransition, VersionMismatch), answer shapes, presigned-URL signing, the
+// request rate beyond which AWS answers RequestThrottled, and a rollout's waves.
 import {
   DEVICE_STATUSES, TERMINAL,
   type ErrorCode, type ExecutionState, type ExecutionStatus, type ExecutionSummary,
@@ -88,4 +89,38 @@ export function presign(doc: unknown, nextSignature: () => number): unknown {
     return v;
   };
   return sign(doc);
+}
+
+/**
+ * A request rate limit as AWS applies one per account and API: `perSecond` requests a second,
+ * bursts up to one second's worth; `take` says whether a request at `nowMs` is let through.
+ */
+export class RateLimit {
+  private tokens: number;
+  private at: number;
+
+  constructor(readonly perSecond: number, nowMs: number) {
+    this.tokens = perSecond;
+    this.at = nowMs;
+  }
+
+  take(nowMs: number): boolean {
+    this.tokens = Math.min(this.perSecond, this.tokens + ((nowMs - this.at) / 1000) * this.perSecond);
+    this.at = nowMs;
+    if (this.tokens < 1) return false;
+    this.tokens--;
+    return true;
+  }
+}
+
+/**
+ * The things a job reaches in each minute of its rollout (jobExecutionsRolloutConfig
+ * maximumPerMinute: "the maximum number of things that will be notified of a pending job,
+ * per minute"): waves of that many, in target order; one wave without a limit.
+ */
+export function rolloutWaves(things: string[], maximumPerMinute?: number): string[][] {
+  if (!maximumPerMinute) return [things];
+  const waves: string[][] = [];
+  for (let i = 0; i < things.length; i += maximumPerMinute) waves.push(things.slice(i, i + maximumPerMinute));
+  return waves;
 }

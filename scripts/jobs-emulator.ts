@@ -1,12 +1,16 @@
 // A local stand-in for the AWS IoT Jobs service on top of a real MQTT broker: it answers the
 // device API (get, start-next, {jobId}/get incl. $next, {jobId}/update) with accepted/rejected
 // as AWS documents them (see src/sources/jobsapi.ts), publishes notify and notify-next, and
-// keeps executions with versions, step timers and AWS's state-transition rules.
+// keeps executions with versions, step timers and AWS's state-transition rules. What a fleet
+// run needs from AWS too: a job's rollout in waves (jobExecutionsRolloutConfig
+// maximumPerMinute) and RequestThrottled beyond an UpdateJobExecution rate (limitUpdates).
+// One connection per client id (a second one kicks the first) is the broker's own rule:
+// mosquitto keeps it as AWS does, and test/helpers/mosquitto.ts reads the kicks from its log.
 // Tests import JobsEmulator; people run `bun scripts/jobs-emulator.ts --broker mqtt://…`
 // and drive it over a small HTTP control API (scripts/jobs-emulator-http.ts).
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import { TERMINAL, epochSeconds, isJobId, jobsTopic, type ErrorCode, type Execution, type ExecutionStatus, type ExecutionSummary } from "../src/sources/jobsapi.ts";
-import { badRequest, cannotUpdate, presign, rejected, stateOf, summaryOf, type Answer, type Exec, type UpdateRecord } from "./jobs-emulator-rules.ts";
+import { RateLimit, badRequest, cannotUpdate, presign, rejected, rolloutWaves, stateOf, summaryOf, type Answer, type Exec, type UpdateRecord } from "./jobs-emulator-rules.ts";
 
 export type { UpdateRecord } from "./jobs-emulator-rules.ts";
 
@@ -19,6 +23,8 @@ export interface JobSpec {
   groups?: string[];
   /** AWS timeoutConfig.inProgressTimeoutInMinutes */
   inProgressTimeoutMinutes?: number;
+  /** AWS's staged rollout: at most maximumPerMinute things get their execution per minute */
+  jobExecutionsRolloutConfig?: { maximumPerMinute?: number; exponentialRate?: unknown };
 }
 
 export type Operation = "get" | "start-next" | "describe" | "update";
@@ -27,7 +33,7 @@ export interface EmulatorOptions {
   /** mqtt://host:port of the broker */
   broker: string;
   clientId?: string;
-  /** how long a "minute" of step timeouts lasts, so tests can expire timers quickly */
+  /** how long a "minute" of step timeouts and rollouts lasts, so tests can run them quickly */
   minuteMs?: number;
   mqtt?: IClientOptions;
 }
@@ -40,6 +46,10 @@ export class JobsEmulator {
   private readonly counts = new Map<string, { received: number; sent: number }>();
   private readonly faults: { thing: string; op: Operation; code: ErrorCode; count: number }[] = [];
   private readonly waiters = new Set<() => void>();
+  /** jobs still rolling out: the timer of their next wave */
+  private readonly rollouts = new Map<string, ReturnType<typeof setInterval>>();
+  private updateLimit?: RateLimit;
+  private throttled = 0;
   private signatures = 0;
   private serving = false;
   private readonly minuteMs: number;
@@ -65,6 +75,7 @@ export class JobsEmulator {
 
   async stop(): Promise<void> {
     for (const e of this.allExecs()) this.clearTimers(e);
+    for (const handle of this.rollouts.values()) clearInterval(handle);
     await this.client?.endAsync(true);
   }
 
@@ -78,7 +89,8 @@ export class JobsEmulator {
   }
 
   /**
-   * Queue an execution of a new job for each target thing (things and members of groups).
+   * Queue an execution of a new job for each target thing (things and members of groups), all
+   * at once or, with a rollout's maximumPerMinute, that many now and as many each minute after.
    * `unchecked` lets an id AWS would refuse through, as a hostile or broken service might send it.
    */
   createJob(spec: JobSpec, opts: { unchecked?: boolean } = {}): void {
@@ -86,18 +98,24 @@ export class JobsEmulator {
     if (this.jobs.has(spec.jobId)) throw new Error(`job ${spec.jobId} already exists`);
     const things = [...new Set([...(spec.things ?? []), ...(spec.groups ?? []).flatMap((g) => this.groups.get(g) ?? [])])];
     if (!things.length) throw new Error(`job ${spec.jobId} has no targets`);
+    const rollout = spec.jobExecutionsRolloutConfig;
+    if (rollout?.exponentialRate !== undefined) throw new Error("jobExecutionsRolloutConfig.exponentialRate is not emulated; use maximumPerMinute");
+    const perMinute = rollout?.maximumPerMinute;
+    if (perMinute !== undefined && !(Number.isInteger(perMinute) && perMinute >= 1)) throw new Error(`maximumPerMinute must be an integer of at least 1, got ${JSON.stringify(perMinute)}`);
     this.jobs.set(spec.jobId, { ...spec, things });
-    const now = epochSeconds();
-    for (const thing of things) {
-      this.change(thing, () => {
-        const e: Exec = { jobId: spec.jobId, thingName: thing, status: "QUEUED", queuedAt: now, lastUpdatedAt: now, versionNumber: 1, executionNumber: 1, timers: {}, updates: [] };
-        this.thingExecs(thing).set(spec.jobId, e);
-      });
-    }
+    const waves = rolloutWaves(things, perMinute);
+    this.queue(spec.jobId, waves.shift()!);
+    if (!waves.length) return;
+    const handle = setInterval(() => {
+      this.queue(spec.jobId, waves.shift()!);
+      if (!waves.length) this.endRollout(spec.jobId);
+    }, this.minuteMs);
+    this.rollouts.set(spec.jobId, handle);
   }
 
-  /** CancelJob: QUEUED executions become CANCELED; with force, IN_PROGRESS ones too. */
+  /** CancelJob: QUEUED executions become CANCELED (and things not yet reached get none); with force, IN_PROGRESS ones too. */
   cancelJob(jobId: string, opts: { force?: boolean } = {}): void {
+    this.endRollout(jobId);
     for (const e of this.execsOf(jobId)) {
       if (e.status === "QUEUED" || (opts.force && e.status === "IN_PROGRESS")) this.change(e.thingName, () => this.finish(e, "CANCELED"));
     }
@@ -135,6 +153,16 @@ export class JobsEmulator {
     return { ...(this.counts.get(thing) ?? { received: 0, sent: 0 }) };
   }
 
+  /** Answer UpdateJobExecution requests beyond `perSecond` (all things together) with RequestThrottled; undefined lifts the limit. */
+  limitUpdates(perSecond: number | undefined): void {
+    this.updateLimit = perSecond ? new RateLimit(perSecond, Date.now()) : undefined;
+  }
+
+  /** How many update requests the rate limit has refused. */
+  get throttledUpdates(): number {
+    return this.throttled;
+  }
+
   /** Answer the next `count` requests of `op` from `thing` with a rejection, changing nothing. */
   injectFault(thing: string, code: ErrorCode, opts: { op?: Operation; count?: number } = {}): void {
     this.faults.push({ thing, op: opts.op ?? "update", code, count: opts.count ?? 1 });
@@ -153,6 +181,22 @@ export class JobsEmulator {
       this.waiters.add(check);
       check();
     });
+  }
+
+  /** One wave of a job's rollout: a QUEUED execution for each of these things. */
+  private queue(jobId: string, things: string[]): void {
+    const now = epochSeconds();
+    for (const thing of things) {
+      this.change(thing, () => {
+        const e: Exec = { jobId, thingName: thing, status: "QUEUED", queuedAt: now, lastUpdatedAt: now, versionNumber: 1, executionNumber: 1, timers: {}, updates: [] };
+        this.thingExecs(thing).set(jobId, e);
+      });
+    }
+  }
+
+  private endRollout(jobId: string): void {
+    clearInterval(this.rollouts.get(jobId));
+    this.rollouts.delete(jobId);
   }
 
   private changed(): void {
@@ -257,6 +301,11 @@ export class JobsEmulator {
       fault.count--;
       if (op === "update") this.record(thing, rest[0]!, req, token, fault.code);
       return this.answer(thing, topic, token, rejected(fault.code, `injected ${fault.code}`));
+    }
+    if (op === "update" && this.updateLimit && !this.updateLimit.take(Date.now())) {
+      this.throttled++;
+      this.record(thing, rest[0]!, req, token, "RequestThrottled");
+      return this.answer(thing, topic, token, rejected("RequestThrottled", `more than ${this.updateLimit.perSecond} UpdateJobExecution requests a second`));
     }
     let answer: Answer | undefined;
     this.change(thing, () => {

@@ -1,5 +1,8 @@
 // A real mosquitto on a free 127.0.0.1 port for integration tests: plain, or with a second
 // mutual-TLS listener using a CA, server and client certificate made by openssl in a temp dir.
+// With `connections`, what the broker logs about clients is kept as events: each connect,
+// and each kick of an older connection by a new one with the same client id (a broker keeps
+// one connection per client id, as AWS IoT does), stamped by the broker in epoch seconds.
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { connect, createServer } from "node:net";
@@ -52,8 +55,21 @@ export function makeCerts(dir: string): { ca: string; server: Certs; client: Cer
   return { ca, server: pair("server"), client: pair("client") };
 }
 
+export interface BrokerEvent {
+  /** the broker's own time stamp, seconds since the epoch */
+  at: number;
+  kind: "connected" | "kicked";
+  clientId: string;
+}
+
+// mosquitto 2.0's notice lines, e.g. "1796118303: New client connected from 127.0.0.1:51896 as dev1 (p2, c1, k60)."
+const CONNECTED = /^(\d+): New client connected from \S+ as (\S+) \(/;
+const KICKED = /^(\d+): Client (\S+) already connected, closing old connection\.$/;
+
 export class Mosquitto {
   private proc?: ChildProcess;
+  /** with `connections`: connects and kicks, in the order the broker logged them, across restarts */
+  readonly events: BrokerEvent[] = [];
   private constructor(
     readonly dir: string,
     readonly port: number,
@@ -62,10 +78,13 @@ export class Mosquitto {
   ) {}
 
   /** Start a broker; with `tls`, also a mutual-TLS listener on `tlsPort`. */
-  static async start(opts: { tls?: boolean; port?: number } = {}): Promise<Mosquitto> {
+  static async start(opts: { tls?: boolean; port?: number; connections?: boolean } = {}): Promise<Mosquitto> {
     const dir = mkdtempSync(join(tmpdir(), "otter-mosquitto-"));
     const port = opts.port ?? (await freePort());
-    const lines = ["per_listener_settings false", "allow_anonymous true", "persistence false", "log_dest stderr", "log_type error", `listener ${port} 127.0.0.1`];
+    // The jobs emulator subscribes to every thing's requests: a fleet's burst must queue for
+    // it, not be dropped at mosquitto's default of 1000 queued messages per client.
+    const lines = ["per_listener_settings false", "allow_anonymous true", "persistence false", "log_dest stderr", "log_type error", "max_queued_messages 100000", `listener ${port} 127.0.0.1`];
+    if (opts.connections) lines.push("log_type notice", "connection_messages true");
     let tlsPort: number | undefined;
     let client: Certs | undefined;
     if (opts.tls) {
@@ -90,7 +109,13 @@ export class Mosquitto {
   private async launch(): Promise<void> {
     const proc = spawn(BINARY, ["-c", join(this.dir, "mosquitto.conf")], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
-    proc.stderr!.on("data", (d) => (stderr += d));
+    let partial = "";
+    proc.stderr!.on("data", (d) => {
+      if (stderr.length < 64 * 1024) stderr += d;
+      const lines = (partial + d).split("\n");
+      partial = lines.pop()!;
+      for (const line of lines) this.parse(line);
+    });
     this.proc = proc;
     for (let i = 0; i < 500; i++) {
       if (proc.exitCode !== null) throw new Error(`mosquitto exited ${proc.exitCode}: ${stderr}`);
@@ -98,6 +123,13 @@ export class Mosquitto {
       await new Promise((r) => setTimeout(r, 20));
     }
     throw new Error(`mosquitto did not accept connections on ${this.port}: ${stderr}`);
+  }
+
+  private parse(line: string): void {
+    const connected = CONNECTED.exec(line);
+    if (connected) return void this.events.push({ at: Number(connected[1]), kind: "connected", clientId: connected[2]! });
+    const kicked = KICKED.exec(line);
+    if (kicked) this.events.push({ at: Number(kicked[1]), kind: "kicked", clientId: kicked[2]! });
   }
 
   /** Kill the broker (SIGKILL by default, like a crash) and wait until it is gone. */

@@ -169,6 +169,44 @@ describe("jobs emulator", () => {
     expect(n.body.jobs).toEqual({});
   });
 
+  test("a rollout of maximumPerMinute reaches the group in waves, one a minute; things not reached have no execution yet", async () => {
+    const group = [await thing(), await thing(), await thing(), await thing(), await thing()];
+    svc.emu.defineGroup("waves", group);
+    svc.emu.createJob({ jobId: "j_waves", document: DOC, groups: ["waves"], jobExecutionsRolloutConfig: { maximumPerMinute: 2 } });
+    const reached = () => svc.emu.listExecutions("j_waves").map((e) => e.thingName);
+    expect(reached()).toEqual(group.slice(0, 2));
+    expect(inbox.some((m) => m.topic === `$aws/things/${group[4]}/jobs/notify`)).toBe(false);
+    // A wave is queued in one go: whoever sees the third execution sees the fourth too.
+    await svc.emu.until(() => reached().length > 2);
+    expect(reached()).toEqual(group.slice(0, 4));
+    await svc.emu.until(() => reached().length > 4);
+    expect(reached()).toEqual(group);
+    const n = await message((x) => x.topic === `$aws/things/${group[4]}/jobs/notify`);
+    expect((n.body.jobs as { QUEUED: { jobId: string }[] }).QUEUED.map((j) => j.jobId)).toEqual(["j_waves"]);
+    expect(() => svc.emu.createJob({ jobId: "j_waves_bad", document: DOC, things: [group[0]!], jobExecutionsRolloutConfig: { maximumPerMinute: 0 } })).toThrow("maximumPerMinute");
+  });
+
+  test("UpdateJobExecution beyond the rate limit is answered RequestThrottled and changes nothing; get is not limited", async () => {
+    const t = await thing();
+    svc.emu.createJob({ jobId: "j_throttle", document: DOC, things: [t] });
+    svc.emu.limitUpdates(1);
+    const before = svc.emu.throttledUpdates;
+    try {
+      // Sent together, so the one token a second cannot refill between them.
+      const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => ask(t, "j_throttle/update", { status: "IN_PROGRESS", statusDetails: { state: `s${i}` } })));
+      const throttled = answers.filter((a) => a.body.code === "RequestThrottled").length;
+      expect(answers.filter((a) => a.answer === "accepted").length).toBeGreaterThanOrEqual(1);
+      expect(throttled).toBeGreaterThanOrEqual(3);
+      expect(svc.emu.throttledUpdates - before).toBe(throttled);
+      const e = svc.emu.execution("j_throttle", t)!;
+      expect(e.versionNumber).toBe(1 + 5 - throttled);
+      expect(e.updates.filter((u) => u.outcome === "RequestThrottled")).toHaveLength(throttled);
+      expect((await Promise.all(Array.from({ length: 5 }, () => ask(t, "get")))).map((a) => a.answer)).toEqual(Array(5).fill("accepted"));
+    } finally {
+      svc.emu.limitUpdates(undefined);
+    }
+  });
+
   test("the command line serves the HTTP control API", async () => {
     const own = await Mosquitto.start(); // a broker of its own: two emulators on one broker would both answer
     const port = await freePort();
