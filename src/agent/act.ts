@@ -4,7 +4,7 @@
 import { EXIT, type ErrorCode, type ExitCode } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import type { Config } from "../config/config.ts";
-import type { Offer } from "../sources/source.ts";
+import type { Offer, Report } from "../sources/source.ts";
 import { updateApprovals } from "../policy/approvalfile.ts";
 import { notePending } from "../policy/approvals.ts";
 import { verdict } from "../policy/explain.ts";
@@ -32,6 +32,16 @@ const REJECTIONS = {
   board: ["board_mismatch", "BOARD_MISMATCH"], approval: ["denied", "DENIED"], downgrade: ["downgrade_refused", "DOWNGRADE_REFUSED"],
 } as const satisfies Record<Rejected["rule"], [string, ErrorCode]>;
 
+/**
+ * Offers whose job ended here while its final report still waits in the outbox (the broker
+ * was down, AWS throttled it): the source lists them until that report gets through, and
+ * they are no new work. Taken again, each would end "already installed" at once and queue
+ * one more report, in a loop, for as long as the first stays undelivered.
+ */
+export function stillReporting(outbox: readonly Report[], offers: readonly Offer[]): Set<string> {
+  return new Set(offers.filter((o) => outbox.some((r) => r.jobId === o.id && r.status !== "IN_PROGRESS")).map((o) => o.id));
+}
+
 // A reflash of the version that runs (rule 1) must not stop at "already installed": force it.
 function jobOffer(offer: Offer, running: RunningImage): Offer {
   const reflash = (running.workloadDied || running.readyFailed) && offer.version === running.version;
@@ -57,7 +67,10 @@ export class Decider {
   ) {}
 
   /** Decide on `offers` for the device as the journal's running image describes it. */
-  async step(offers: Offer[], now: number): Promise<Step> {
+  async step(listed: Offer[], now: number): Promise<Step> {
+    const reporting = stillReporting(this.journal.data.outbox, listed);
+    for (const id of reporting) log.debug(`${id} ended here; its final report is still queued, so it is not taken again`);
+    const offers = listed.filter((o) => !reporting.has(o.id));
     const { decision: d, board, running } = await decideNow(this.config, this.journal.data.running, offers, now);
     // When otter first saw the image, and its channel once an offer names it: kept for the next decisions.
     if (JSON.stringify(running) !== JSON.stringify(this.journal.data.running)) {

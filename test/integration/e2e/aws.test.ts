@@ -315,6 +315,32 @@ max_retries = 3
     expect(svc.emu.execution("upparat_e2e_plan", thing)!.updates).toEqual([]);
   }, 30_000);
 
+  test("a daemon whose reports are throttled does not take the job again while its end waits in the outbox", async () => {
+    // The job is over here long before AWS hears of it; until then `get` still lists it. Taken
+    // again, it ended "already installed" at once and queued another report, in a loop.
+    const { rig, thing } = device();
+    job("upparat_e2e_throttled", thing, "1.0.0");
+    const daemon = rig.start(["run"]);
+    // The final report is throttled: injected as reboot_start is accepted, before the next request comes.
+    await svc.emu.until(() => updates("upparat_e2e_throttled", thing).includes("IN_PROGRESS:reboot_start:accepted"));
+    svc.emu.injectFault(thing, "RequestThrottled", { op: "update", count: 3 });
+    await svc.emu.until(() => svc.emu.execution("upparat_e2e_throttled", thing)!.status === "SUCCEEDED");
+    await waitFor(() => rig.journal()?.outbox?.length === 0, 10_000, "an empty outbox");
+    await Bun.sleep(1500); // a check or two after the end: check_interval is 1 s
+    daemon.kill("SIGTERM");
+    expect(await daemon.exited).toBe(0);
+    expect(updates("upparat_e2e_throttled", thing)).toEqual([
+      "IN_PROGRESS:download_start:accepted",
+      "IN_PROGRESS:installation_start:accepted",
+      "IN_PROGRESS:reboot_start:accepted",
+      "SUCCEEDED:complete_ready:RequestThrottled",
+      "SUCCEEDED:complete_ready:RequestThrottled",
+      "SUCCEEDED:complete_ready:RequestThrottled",
+      "SUCCEEDED:complete_ready:accepted",
+    ]);
+    expect(rig.log().filter((l) => l.startsWith("install start"))).toHaveLength(1);
+  }, 30_000);
+
   // Last: it restarts the broker the others share.
   test("broker killed mid-download and restarted: the download goes on and every report arrives, in order", async () => {
     // The emulator comes back a moment after otter: a request made in between is never
