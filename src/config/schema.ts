@@ -52,6 +52,7 @@ export const SCHEMA = [
   { section: "broker", key: "certfile", kind: "file", doc: "client certificate" },
   { section: "broker", key: "keyfile", kind: "file", secret: true, doc: "client private key" },
   { section: "broker", key: "keepalive", kind: "seconds", def: "60", min: 5, doc: "MQTT keepalive" },
+  { section: "broker", key: "reconnect_cap", kind: "seconds", def: "120", min: 1, doc: "longest wait before trying the broker again; each wait is random within a window that starts at 1 s and doubles per failed attempt (full jitter), so a fleet whose broker restarts comes back spread out. A connection dropped within 30 s of connecting (another client with this client_id) counts as a failed attempt" },
   { section: "broker", key: "answer_timeout", kind: "seconds", def: "30", min: 1, doc: "wait this long for an accepted/rejected answer (or the broker) before retrying" },
   { section: "broker", key: "job_prefix", kind: "string", def: "upparat_", doc: "only jobs whose id starts with this are taken" },
   { section: "broker", key: "step_timeout", kind: "int", min: 1, eg: "30", doc: "minutes; sent as stepTimeoutInMinutes with each update" },

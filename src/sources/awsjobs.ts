@@ -44,12 +44,13 @@ function summaries(v: unknown): ExecutionSummary[] {
   return Array.isArray(v) ? v.filter((s) => typeof s?.jobId === "string") : [];
 }
 
-const DEFAULTS: Omit<Required<AwsJobsOptions>, "answerTimeoutMs"> = { reconnectBaseMs: 1_000, reconnectCapMs: 120_000, minProgressIntervalMs: 1_000 };
+const DEFAULTS: Omit<Required<AwsJobsOptions>, "answerTimeoutMs" | "reconnectCapMs"> = { reconnectBaseMs: 1_000, minProgressIntervalMs: 1_000 };
 /** A ListNotification carries at most 15 executions: a longer list may leave ours out. */
 const NOTIFY_LIMIT = 15;
 
 export function createAwsJobsSource(config: Config, opts: AwsJobsOptions = {}): Source {
-  return new AwsJobsSource(config, { ...DEFAULTS, answerTimeoutMs: config.broker.answer_timeout * 1000, ...opts });
+  const b = config.broker;
+  return new AwsJobsSource(config, { ...DEFAULTS, answerTimeoutMs: b.answer_timeout * 1000, reconnectCapMs: b.reconnect_cap * 1000, ...opts });
 }
 
 class AwsJobsSource implements Source {

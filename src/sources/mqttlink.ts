@@ -1,12 +1,14 @@
-// One MQTT connection for a job source: QoS 1, its own reconnect loop with exponential
-// backoff and full jitter (a fleet must not stampede a restarted broker), subscriptions made
-// again on every connect, and request/answer pairs correlated by clientToken.
+// One MQTT connection for a job source: QoS 1, its own reconnect loop (./reconnect.ts:
+// exponential backoff with full jitter, so a fleet does not stampede a restarted broker, and
+// no reconnect loop when the broker drops the connection at once), subscriptions made again
+// on every connect, and request/answer pairs correlated by clientToken.
 // mqtt.js is imported on start() only, so `otter --version` never loads it.
 import { readFileSync } from "node:fs";
 import type { IClientOptions, MqttClient } from "mqtt";
-import { backoffSeconds } from "../base/backoff.ts";
 import { ReportUnacknowledged, SourceUnavailable } from "../base/errors.ts";
 import { log } from "../base/log.ts";
+import { shown } from "../base/printable.ts";
+import { STABLE_MS, nextReconnect } from "./reconnect.ts";
 
 export interface LinkOptions {
   host: string;
@@ -71,7 +73,14 @@ export class MqttLink {
   private client?: MqttClient;
   private ready = false;
   private stopped = false;
-  private attempt = 0;
+  /** attempts since the last stable connection */
+  private attempts = 0;
+  /** when the current connection came up (performance.now()) */
+  private upSince?: number;
+  /** connections in a row the broker dropped before STABLE_MS */
+  private shortLived = 0;
+  /** when the pending reconnect attempt was due (epoch ms), for the log */
+  private due?: number;
   private reconnectTimer?: ReturnType<typeof setTimeout>;
   private readonly waiting = new Map<string, Waiting>();
   private readonly readyWaiters = new Set<() => void>();
@@ -153,8 +162,10 @@ export class MqttLink {
   }
 
   private connected(client: MqttClient): void {
-    this.attempt = 0;
-    log.info("mqtt connected", { host: this.o.host, port: this.o.port, client_id: this.o.clientId });
+    this.upSince = performance.now();
+    // After a loss: which attempt got through, and when its jittered wait had it due.
+    const again = this.due === undefined ? {} : { attempt: this.attempts, reconnect_due: new Date(this.due).toISOString() };
+    log.info("mqtt connected", { host: this.o.host, port: this.o.port, client_id: this.o.clientId, ...again });
     client.subscribe(this.o.subscriptions, { qos: 1 }, (err, granted) => {
       if (err) return log.warn("mqtt subscribe failed", { error: err.message });
       const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
@@ -166,18 +177,30 @@ export class MqttLink {
   }
 
   private closed(): void {
-    if (this.ready && !this.stopped) log.warn("mqtt connection lost", { host: this.o.host, port: this.o.port });
+    const upMs = this.upSince === undefined ? undefined : performance.now() - this.upSince;
+    this.upSince = undefined;
+    const wasReady = this.ready;
     this.ready = false;
     this.failWaiting("connection lost");
     if (this.stopped || this.reconnectTimer) return;
-    // The formula is unit-free: milliseconds in, milliseconds out.
-    const delay = Math.floor(backoffSeconds(this.attempt++, this.o.reconnectBaseMs, this.o.reconnectCapMs));
-    log.debug("mqtt reconnect scheduled", { in_ms: delay, attempt: this.attempt });
-    this.attemptAt = performance.now() + delay;
+    const next = nextReconnect({ attempts: this.attempts, upMs, baseMs: this.o.reconnectBaseMs, capMs: this.o.reconnectCapMs });
+    this.attempts = next.attempts;
+    this.due = Date.now() + next.delayMs;
+    this.attemptAt = performance.now() + next.delayMs;
+    if (upMs !== undefined) this.lost(upMs, wasReady, next.delayMs);
+    else log.debug("mqtt reconnect scheduled", { in_ms: next.delayMs, attempt: this.attempts });
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       if (!this.stopped) this.client?.reconnect();
-    }, delay);
+    }, next.delayMs);
+  }
+
+  /** Say a connection was lost; twice in a row soon after connecting, say what usually does that. */
+  private lost(upMs: number, wasReady: boolean, delayMs: number): void {
+    this.shortLived = upMs < STABLE_MS ? this.shortLived + 1 : 0;
+    const fields = { host: this.o.host, port: this.o.port, up_s: Math.round(upMs / 100) / 10, reconnect_in_ms: delayMs };
+    if (this.shortLived < 2) return log[wasReady ? "warn" : "debug"]("mqtt connection lost", fields);
+    log.warn(`mqtt connection dropped ${this.shortLived} times in a row within ${STABLE_MS / 1000} s of connecting: does another client use client id ${shown(this.o.clientId)}? A broker (AWS IoT too) keeps one connection per client id; give each device its own [broker] client_id`, fields);
   }
 
   private received(topic: string, payload: Buffer): void {

@@ -40,7 +40,7 @@ const DEFAULTS: Record<string, unknown> = {
   "service.log_level": "WARNING", "service.download_location": "/var/lib/otter/downloads",
   "service.state_dir": "/var/lib/otter", "service.source": "auto", "service.check_interval": 3600,
   "service.check_jitter": 300, "service.max_starts": 5, "service.progress_interval": 15, "service.report_timeout": 30, "service.history_size": 50,
-  "broker.host": "127.0.0.1", "broker.thing_name": hostname(), "broker.keepalive": 60, "broker.answer_timeout": 30, "broker.job_prefix": "upparat_",
+  "broker.host": "127.0.0.1", "broker.thing_name": hostname(), "broker.keepalive": 60, "broker.reconnect_cap": 120, "broker.answer_timeout": 30, "broker.job_prefix": "upparat_",
   "hooks.retry_interval": 60, "hooks.max_retries": 60, "hooks.timeout": 3600, "hooks.version_timeout": 60,
   "hooks.ready_timeout": 600, "hooks.kill_grace": 10,
   "download.max_file_size": 4 * G, "download.allow_http": false, "download.connect_timeout": 30,
