@@ -3,9 +3,8 @@
 // pipeline, deliver reports, and (as a daemon) supervise the workload and sleep until the
 // next check, a notification, a workload's death or an approval.
 import { watch } from "node:fs";
-import { basename } from "node:path";
 import { removeStaleTemps } from "../base/atomic.ts";
-import { ConfigError, EXIT, OtterError, UsageError, WindowClosed, codeOf, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
+import { EXIT, OtterError, UsageError, WindowClosed, codeOf, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
 import { acquireLock } from "../base/lock.ts";
 import { log } from "../base/log.ts";
 import { ownDir } from "../base/ownfiles.ts";
@@ -65,11 +64,6 @@ function describeResult(result: RunResult): string {
 
 /** Run otter: once (check, run what is due, exit) or as a daemon. Returns the exit code. */
 export async function runAgent(config: Config, opts: AgentOptions): Promise<ExitCode> {
-  // Without an install hook an update would end "SUCCEEDED" with nothing installed (Upparat's
-  // README makes the hook mandatory): refuse to start, where the operator sees it.
-  if (!config.hooks.install) {
-    throw new ConfigError(`${basename(config.file)} [hooks] install: not set; otter installs an update only through this hook; e.g. install = /usr/local/bin/otter-install`);
-  }
   const dir = config.service.state_dir;
   // Root installs what lands in these: nobody else may be able to put anything there.
   ownDir(dir, "[service] state_dir");

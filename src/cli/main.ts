@@ -5,7 +5,7 @@ import { ConfigError, EXIT, UsageError, describe, exitCodeOf, type ExitCode } fr
 import { configureLog, log } from "../base/log.ts";
 import { printable } from "../base/printable.ts";
 import { captureError, startSentry, stopSentry } from "../base/sentry.ts";
-import { configProblems } from "../config/checks.ts";
+import { configProblems, installHookProblem } from "../config/checks.ts";
 import { loadConfig, renderConfig, type Config } from "../config/config.ts";
 import { HELP, parseCli, type Cli } from "./args.ts";
 import pkg from "../../package.json" with { type: "json" };
@@ -20,9 +20,15 @@ function configPath(cli: Cli): string {
   return path;
 }
 
+// The commands that run jobs (a SIGHUP's reload reads through here too).
+const RUNS_JOBS: ReadonlySet<Cli["command"]> = new Set(["run", "install"]);
+
 function readConfig(cli: Cli): Config {
   const config = loadConfig(configPath(cli), { thingName: cli.thingName });
   if (!cli.verbose && !cli.quiet) configureLog({ level: config.service.log_level });
+  // A config no job can run with stops these at once, in check-config's very line.
+  const refused = RUNS_JOBS.has(cli.command) ? installHookProblem(config) : undefined;
+  if (refused) throw new ConfigError(refused);
   const { errors, warnings } = configProblems(config);
   for (const w of warnings) log.warn(w);
   for (const e of errors) log.error(e);

@@ -17,6 +17,16 @@ export function thingNameProblem(name: string): string | undefined {
   return `expected a name without "+", "#" or "/" (it becomes an MQTT topic level), got ${shown(name)}; e.g. thing_name = dev-42`;
 }
 
+/**
+ * Why otter cannot run a job with this config, if it cannot: without an install hook an
+ * update would end "SUCCEEDED" with nothing installed (Upparat's README makes the hook
+ * mandatory). check-config reports it; otter run and otter install refuse to start with it.
+ */
+export function installHookProblem(config: Config): string | undefined {
+  if (config.hooks.install) return undefined;
+  return `${basename(config.file)} [hooks] install: not set; otter installs an update only through this hook; e.g. install = /usr/local/bin/otter-install`;
+}
+
 const hours = (seconds: number) => `${+(seconds / 3600).toFixed(2)}h`;
 
 /** The problems of a loaded config, unknown keys and sections (config.warnings) included. */
@@ -24,6 +34,8 @@ export function configProblems(config: Config): Problems {
   const file = basename(config.file);
   const errors: string[] = [];
   const warnings = [...config.warnings];
+  const hook = installHookProblem(config);
+  if (hook) errors.push(hook);
   const channels = Object.keys(config.channels);
   const { download: d, verify: v, policy: p } = config;
   for (const [name, url] of Object.entries(config.channels)) {

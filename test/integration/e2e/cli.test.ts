@@ -13,6 +13,9 @@ const DEMO = join(ROOT, "examples/demo/otter.ini");
 // No config from the test's environment may leak in.
 const ENV = { OTTER_CONFIG: undefined, OTTER_STATE_DIR: undefined };
 
+// What every config otter can work with has (check-config refuses one without it).
+const INSTALL_HOOK = "[hooks]\ninstall = /bin/true\n";
+
 function write(name: string, text: string, mode = 0o644): string {
   const path = join(tmp, name);
   mkdirSync(join(path, ".."), { recursive: true });
@@ -151,7 +154,7 @@ for (const [name, bin] of Object.entries(BINS)) {
     test("check-config masks secrets", async () => {
       const ini = write("secret.ini", [
         "[service]", "sentry = https://SENTRYSECRET@o1.ingest.sentry.io/1",
-        "[download]", `keyfile = ${write("dl-key.pem", "KEYSECRET\n", 0o600)}`, "headers =", "  Authorization: Bearer HEADERSECRET",
+        "[download]", `keyfile = ${write("dl-key.pem", "KEYSECRET\n", 0o600)}`, "headers =", "  Authorization: Bearer HEADERSECRET", INSTALL_HOOK,
       ].join("\n"));
       const r = await run(["check-config", "-c", ini]);
       expect(r.code).toBe(0);
@@ -167,7 +170,7 @@ for (const [name, bin] of Object.entries(BINS)) {
     });
 
     test("unknown keys are warned about with the key meant, not fatal; --strict makes them exit 2", async () => {
-      const ini = write("typo.ini", "[hooks]\nretry_intervall = 5\n");
+      const ini = write("typo.ini", `${INSTALL_HOOK}retry_intervall = 5\n`);
       const r = await run(["check-config", "-c", ini]);
       expect(r.code).toBe(0);
       expect(oneLine(r.stderr)).toContain("typo.ini: unknown key [hooks] retry_intervall ignored; did you mean retry_interval?");
@@ -189,7 +192,7 @@ for (const [name, bin] of Object.entries(BINS)) {
       ["min_soak longer than test_period", "[policy]\nmin_soak = 200\n", 0,
         "[policy] min_soak: 200h is longer than test_period 168h, so every update waits min_soak even after the test period; make min_soak at most test_period"],
     ])("check-config: %s", async (_what, text, code, line) => {
-      const ini = write(`problems/${code}-${line.length}.ini`, text);
+      const ini = write(`problems/${code}-${line.length}.ini`, text + INSTALL_HOOK);
       const r = await run(["check-config", "-c", ini]);
       expect(r.code).toBe(code);
       const lines = r.stderr.trimEnd().split("\n");
@@ -219,7 +222,7 @@ for (const [name, bin] of Object.entries(BINS)) {
     });
 
     test("--json-logs with check-config -v: warnings are JSON lines, stdout is the config", async () => {
-      const r = await run(["--json-logs", "check-config", "-v", "-c", write("json/warn.ini", "[service]\nlog_levl = INFO\n[ui]\nbar = 1\n")]);
+      const r = await run(["--json-logs", "check-config", "-v", "-c", write("json/warn.ini", `[service]\nlog_levl = INFO\n[ui]\nbar = 1\n${INSTALL_HOOK}`)]);
       expect(r.code).toBe(0);
       expect(r.stdout).toStartWith("# ");
       expect(jsonLines(r.stderr).map((l) => `${l.level} ${l.msg}`)).toEqual(["WARNING warn.ini: unknown key [service] log_levl ignored; did you mean log_level?", "WARNING warn.ini: unknown section [ui] ignored"]);

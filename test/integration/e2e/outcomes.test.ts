@@ -112,14 +112,18 @@ describe("--once from cron never sleeps through a postponement", () => {
 
 describe("no install hook", () => {
   // Upparat's README makes it mandatory; without it a job ended "SUCCEEDED" with nothing installed.
-  test("otter refuses to start: exit 2, one line naming [hooks] install; nothing fetched, nothing reported", async () => {
+  test("otter refuses to start and check-config says so: exit 2, the same one line naming [hooks] install; nothing fetched, nothing reported", async () => {
     fx.server.publish("release", "1.0.0", "1.0.0");
     const r = fx.rig({ hooks: ["version", "restart", "ready"] });
+    const line = "otter.ini [hooks] install: not set; otter installs an update only through this hook; e.g. install = /usr/local/bin/otter-install";
+    const check = await r.run(["check-config"]);
+    expect(check.code).toBe(2);
+    expect(check.stderr.split("\n").filter((l) => l.includes(line))).toHaveLength(1);
     for (const args of [["--once"], ["install", join(r.dir, "version"), "--version", "1.0.0"]]) {
       const res = await r.run(args);
       expect(res.code).toBe(2);
       expect(res.stderr.trim().split("\n")).toHaveLength(1);
-      expect(res.stderr).toContain("otter.ini [hooks] install: not set");
+      expect(res.stderr).toContain(line);
     }
     expect(fx.server.requests).toEqual([]);
     expect(fx.server.reports).toEqual([]);

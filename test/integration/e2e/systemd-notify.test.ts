@@ -215,16 +215,20 @@ describe("SIGHUP re-reads the config", () => {
     expect(d.stderr()).toContain("new config applied");
   });
 
-  test("a file otter cannot use is refused at once, in one line, and the daemon goes on with the config it has", async () => {
+  test.each([
+    ["a bad value", (ini: string) => ini.replace("check_interval = 1", "check_interval = soon"), /check_interval.*soon/],
+    ["no install hook", (ini: string) => ini.replace(/^install = .*\n/m, ""), /otter\.ini \[hooks\] install: not set; otter installs an update only through this hook/],
+  ])("a file otter cannot use (%s) is refused at once, in one line, and the daemon goes on with the config it has", async (_what, edit, why) => {
     const l = await listener();
     const r = fx.rig();
     const d = daemon(r, l);
     await l.waitFor((m) => m.fields.STATUS?.startsWith("idle: ") ?? false, 20_000, "an idle status");
-    writeFileSync(r.config, readFileSync(r.config, "utf8").replace("check_interval = 1", "check_interval = soon"));
+    writeFileSync(r.config, edit(readFileSync(r.config, "utf8")));
     const before = l.messages.length;
     d.p.kill("SIGHUP");
     const ready = await reloaded(l, before);
-    expect(ready.fields.STATUS).toMatch(/^config reload refused, otter goes on with the config it has: .*check_interval.*soon/);
+    expect(ready.fields.STATUS).toMatch(/^config reload refused, otter goes on with the config it has: /);
+    expect(ready.fields.STATUS).toMatch(why);
     const checks = fx.server.requests.length;
     await waitFor(() => fx.server.requests.length >= checks + 2, 10_000, "two more checks with the old config");
     expect(await d.stop()).toBe(0);

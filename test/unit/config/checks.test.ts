@@ -3,11 +3,17 @@ import { expect, test } from "bun:test";
 import { configProblems } from "../../../src/config/checks.ts";
 import { parseConfig } from "../../../src/config/config.ts";
 
-const problems = (text: string) => configProblems(parseConfig(text, "/etc/otter/otter.ini", { env: {} }));
+const parse = (text: string) => configProblems(parseConfig(text, "/etc/otter/otter.ini", { env: {} }));
+// A config as otter runs it: with an install hook (its absence is a problem of its own).
+const problems = (text: string) => parse(text.includes("[hooks]\n") ? text.replace("[hooks]\n", "[hooks]\ninstall = /bin/true\n") : `${text}\n[hooks]\ninstall = /bin/true\n`);
 
 test("the defaults, and channels that are all https and listed in priority, have none", () => {
   expect(problems("")).toEqual({ errors: [], warnings: [] });
   expect(problems("[channels]\nrelease = https://u/r.json\nnightly = https://u/n.json\n[policy]\nnew_overrides_old = nightly")).toEqual({ errors: [], warnings: [] });
+});
+
+test("no install hook is an error: otter run and otter install refuse such a config with this line", () => {
+  expect(parse("").errors).toEqual(["otter.ini [hooks] install: not set; otter installs an update only through this hook; e.g. install = /usr/local/bin/otter-install"]);
 });
 
 test("allow_http lets an http:// channel work; a file:// channel needs no flag (the device's own file)", () => {
