@@ -2,7 +2,7 @@
 // each example config without a warning, and systemd accepts the unit file.
 import { afterAll, describe, expect, test } from "bun:test";
 import { execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SCHEMA, type Row } from "../../../src/config/schema.ts";
@@ -74,16 +74,56 @@ describe("examples/systemd/otter.service", () => {
     expect(Number(n) * (unit === "min" ? 60 : 1)).toBeGreaterThan(seconds("connect_timeout") + seconds("stall_timeout"));
   });
 
-  // systemd-analyze verify exits 0 even for a setting it ignores, so its stderr must be empty.
-  test("systemd-analyze verify finds nothing to say", async () => {
-    const copy = join(tmp, "otter.service");
-    // verify wants ExecStart's binary to exist: the built one stands in for /usr/bin/otter.
-    writeFileSync(copy, unit.replace("ExecStart=/usr/bin/otter", `ExecStart=${otterCommand()[0]}`));
-    const child = spawn("systemd-analyze", ["verify", copy], { cwd: tmp, stdio: ["ignore", "pipe", "pipe"] });
+  // The unit in a folder of its own, with or without the strict drop-in next to it (where
+  // systemd-analyze looks for drop-ins). verify wants ExecStart's binary to exist: the built
+  // one stands in for /usr/bin/otter.
+  const unitDir = (strict: boolean) => {
+    const dir = mkdtempSync(join(tmp, "unit-"));
+    writeFileSync(join(dir, "otter.service"), unit.replace("ExecStart=/usr/bin/otter", `ExecStart=${otterCommand()[0]}`));
+    if (strict) {
+      mkdirSync(join(dir, "otter.service.d"));
+      copyFileSync(join(ROOT, "examples/systemd/otter.service.d/strict.conf"), join(dir, "otter.service.d/strict.conf"));
+    }
+    return dir;
+  };
+  const analyze = async (dir: string, args: string[]) => {
+    const child = spawn("systemd-analyze", args, { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
     child.stdout.setEncoding("utf8").on("data", (s: string) => (out += s));
     child.stderr.setEncoding("utf8").on("data", (s: string) => (out += s));
     const code = await new Promise((resolve) => child.once("close", resolve));
-    expect({ code, out }).toEqual({ code: 0, out: "" });
+    return { code, out };
+  };
+  const exposure = async (dir: string) => Number(/Overall exposure level for otter\.service: ([\d.]+)/.exec((await analyze(dir, ["security", "--offline=true", "otter.service"])).out)![1]);
+  // The checks systemd-analyze security counts as met, e.g. "LockPersonality=", "SystemCallFilter=~@obsolete".
+  const credited = async (dir: string) => {
+    const { out } = await analyze(dir, ["security", "--offline=true", "--json=short", "otter.service"]);
+    return new Set((JSON.parse(out) as { set: boolean; name: string }[]).filter((c) => c.set).map((c) => c.name));
+  };
+  const minus = (a: Set<string>, b: Set<string>) => [...a].filter((x) => !b.has(x)).sort();
+
+  // systemd-analyze verify exits 0 even for a setting it ignores, so its stderr must be empty.
+  test.each([false, true])("systemd-analyze verify finds nothing to say (strict drop-in: %p)", async (strict) => {
+    expect(await analyze(unitDir(strict), ["verify", "./otter.service"])).toEqual({ code: 0, out: "" });
+  });
+
+  // The unit keeps every option that no installer or workload trips over (9.6 before any);
+  // the drop-in, for installers that are services of their own, closes most of the rest.
+  test("systemd-analyze security: the unit 9.5 (9.6 without its hardening), with the strict drop-in 3.3", async () => {
+    expect(await exposure(unitDir(false))).toBeLessThanOrEqual(9.5);
+    expect(await exposure(unitDir(true))).toBeLessThanOrEqual(3.3);
+  });
+
+  test("what the unit's comments say is in is what systemd credits it with, and each option of the drop-in counts", async () => {
+    const bare = mkdtempSync(join(tmp, "bare-"));
+    writeFileSync(join(bare, "otter.service"), unit.replace(/^(LockPersonality|SystemCallFilter)=.*$/gm, ""));
+    const before = await credited(bare);
+    // "#   in  SystemCallFilter=~@obsolete @cpu-emulation" is credited as one check per group.
+    const said = [...unit.matchAll(/^#   in {2}(\w+=)(~?)(\S*(?: @\S+)*)/gm)].flatMap(([, key, deny, value]) => (value ? value.split(" ").map((v) => key + deny + v) : [key]));
+    expect(minus(await credited(unitDir(false)), before)).toEqual(said.sort());
+    const strict = await credited(unitDir(true));
+    const keys = [...readFileSync(join(ROOT, "examples/systemd/otter.service.d/strict.conf"), "utf8").matchAll(/^(\w+)=/gm)].map((m) => m[1]!);
+    const uncounted = keys.filter((k) => k !== "ReadWritePaths" && ![...strict].some((name) => name.startsWith(`${k}=`) && !before.has(name)));
+    expect(uncounted).toEqual([]);
   });
 });
