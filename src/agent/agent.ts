@@ -88,7 +88,7 @@ export async function runAgent(config: Config, opts: AgentOptions): Promise<Exit
     return await loop(config, opts, stop.signal, service, reload);
   } finally {
     process.off("SIGTERM", onSignal).off("SIGINT", onSignal).off("SIGHUP", onHup);
-    service.close();
+    await service.close();
     release();
   }
 }

@@ -6,10 +6,13 @@
 import { log } from "../base/log.ts";
 import { openNotifier, type Notifier } from "../base/notify.ts";
 import { oneLine } from "../base/sdnotify.ts";
+import { sleep } from "../base/sleep.ts";
 import type { Config } from "../config/config.ts";
 import { formatBytes, type ProgressBar } from "../transfer/progress.ts";
 import type { JobRecord } from "./journal.ts";
 import { Liveness } from "./liveness.ts";
+
+const FLUSH_MS = 2000;
 
 /** "1.2.0 (release:1.2.0:9f86d081884c)": the job in a status line. */
 function jobName(job: JobRecord): string {
@@ -54,7 +57,7 @@ export class SystemdService {
 
   /** SIGTERM or SIGINT: otter is stopping (no more pings: systemd now times the stop). */
   stopping(): void {
-    this.close();
+    this.stopPings();
     this.line = "stopping";
     this.notifier?.send({ STOPPING: "1", STATUS: "stopping" });
   }
@@ -93,8 +96,15 @@ export class SystemdService {
     };
   }
 
-  /** Stop pinging (otter ends). */
-  close(): void {
+  /** otter ends: no more pings, and what was sent is out (STOPPING=1 before the exit), 2 s at most. */
+  async close(): Promise<void> {
+    this.stopPings();
+    const done = new AbortController();
+    await Promise.race([this.notifier?.flush(), sleep(FLUSH_MS, done.signal)]);
+    done.abort();
+  }
+
+  private stopPings(): void {
     clearInterval(this.timer);
     this.timer = undefined;
   }

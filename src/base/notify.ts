@@ -18,6 +18,8 @@ export interface Notifier {
   send(fields: Record<string, string>): void;
   /** ms between watchdog pings, when systemd watches otter (WATCHDOG_USEC / 2) */
   readonly watchdogMs?: number;
+  /** wait until what was sent is out (systemd-notify runs after otter's send returns) */
+  flush(): Promise<void>;
 }
 
 const NOTIFY_VARS = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"] as const;
@@ -37,11 +39,12 @@ export async function openNotifier(env: NodeJS.ProcessEnv = process.env): Promis
     return undefined;
   }
   let failed = false;
-  const sendRaw = process.versions.bun ? await ffiSender(addr) : commandSender(socket!);
+  const sender = process.versions.bun ? await ffiSender(addr) : commandSender(socket!);
   return {
     watchdogMs: watchdogPingMs(usec, watchedPid, process.pid),
+    flush: sender.flush,
     send(fields) {
-      const error = sendRaw(notifyMessage(fields));
+      const error = sender.send(notifyMessage(fields));
       // Once: a systemd that went away (or a test listener that stopped) is not worth a line a ping.
       if (error && !failed) log.warn(`cannot notify systemd at ${socket}: ${error}`);
       failed ||= error !== undefined;
@@ -53,8 +56,14 @@ const SOCK_DGRAM = 2;
 const SOCK_CLOEXEC = 0o2000000;
 const MSG_NOSIGNAL = 0x4000;
 
-// One socket for the process's life; a message is one sendto(2). Returns an error text or undefined.
-async function ffiSender(addr: NotifyAddress): Promise<(message: string) => string | undefined> {
+interface Sender {
+  /** send one datagram; an error text, or undefined */
+  send(message: string): string | undefined;
+  flush(): Promise<void>;
+}
+
+// One socket for the process's life; a message is one sendto(2), done when it returns.
+async function ffiSender(addr: NotifyAddress): Promise<Sender> {
   const { dlopen, FFIType, ptr } = await import("bun:ffi");
   const libc = dlopen("libc.so.6", {
     socket: { args: [FFIType.i32, FFIType.i32, FFIType.i32], returns: FFIType.i32 },
@@ -62,26 +71,32 @@ async function ffiSender(addr: NotifyAddress): Promise<(message: string) => stri
   });
   const fd = libc.symbols.socket(1, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   const to = sockaddrUn(addr, endianness() === "LE");
-  return (message) => {
-    if (fd < 0) return "socket(AF_UNIX) failed";
-    const bytes = Buffer.from(message);
-    return Number(libc.symbols.sendto(fd, ptr(bytes), bytes.length, MSG_NOSIGNAL, ptr(to), to.length)) < 0 ? "sendto failed" : undefined;
+  return {
+    send(message) {
+      if (fd < 0) return "socket(AF_UNIX) failed";
+      const bytes = Buffer.from(message);
+      return Number(libc.symbols.sendto(fd, ptr(bytes), bytes.length, MSG_NOSIGNAL, ptr(to), to.length)) < 0 ? "sendto failed" : undefined;
+    },
+    flush: async () => {},
   };
 }
 
 // systemd-notify, one at a time so messages arrive in order (READY before STATUS before STOPPING).
-function commandSender(socket: string): (message: string) => string | undefined {
+function commandSender(socket: string): Sender {
   let queue = Promise.resolve<string | undefined>(undefined);
   let lastError: string | undefined;
-  return (message) => {
-    queue = queue.then(() => new Promise<string | undefined>((resolve) => {
-      const child = spawn("systemd-notify", [`--pid=${process.pid}`, "--no-block", ...message.split("\n")], {
-        stdio: "ignore", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NOTIFY_SOCKET: socket },
-      });
-      child.once("error", (err) => resolve(`systemd-notify: ${describe(err)}`));
-      child.once("exit", (code) => resolve(code === 0 ? undefined : `systemd-notify exited ${code}`));
-    })).then((error) => (lastError = error));
-    // The outcome is known only later: report the previous message's, so a failure is still said once.
-    return lastError;
+  return {
+    send(message) {
+      queue = queue.then(() => new Promise<string | undefined>((resolve) => {
+        const child = spawn("systemd-notify", [`--pid=${process.pid}`, "--no-block", ...message.split("\n")], {
+          stdio: "ignore", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", NOTIFY_SOCKET: socket },
+        });
+        child.once("error", (err) => resolve(`systemd-notify: ${describe(err)}`));
+        child.once("exit", (code) => resolve(code === 0 ? undefined : `systemd-notify exited ${code}`));
+      })).then((error) => (lastError = error));
+      // The outcome is known only later: report the previous message's, so a failure is still said once.
+      return lastError;
+    },
+    flush: () => queue.then(() => {}),
   };
 }

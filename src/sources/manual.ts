@@ -76,6 +76,7 @@ export function withQueuedInstalls(config: Config, source: Source): Source {
     check: (opts) => source.check(opts),
     frozen: () => source.frozen?.() ?? [],
     problems: () => source.problems?.() ?? [],
+    stalled: () => source.stalled?.(),
     report: (r) => (r.jobId.startsWith(ID_PREFIX) ? postReport(config, r) : source.report(r)),
     ...(refresh ? { refresh: async (o: Offer) => (o.source === "manual" ? o : refresh.call(source, o)) } : {}),
   };

@@ -48,10 +48,11 @@ export interface LinkClock {
 }
 
 /**
- * Why a link is stuck at `now`, or undefined. Up, the broker answers at least every keepalive
- * (PINGRESP); mqtt.js drops a link that misses one, but not while otter keeps publishing
- * (each publish postpones its ping), so silence past twice the keepalive counts. Down, each
- * attempt ends (connected or failed) within answer_timeout of its start.
+ * Why a link is stuck at `now`, or undefined. Up, the broker sends something at least every
+ * keepalive and a half (mqtt.js pings when it has heard nothing for a keepalive and drops the
+ * link when the answer does not come), so silence past twice the keepalive plus
+ * answer_timeout means that guard failed too. Down, each attempt ends (connected or failed)
+ * within answer_timeout of its start.
  */
 export function linkStalled(l: LinkClock, now: number): string | undefined {
   if (l.ready) {

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { NotifyListener } from "../../helpers/notify.ts";
 import { killGroup, NODE_BUNDLE, perTest, waitFor, type Ini, type Rig } from "../../helpers/rig.ts";
 import { startServer, type Running } from "../../helpers/flakyserver.ts";
+import { Mosquitto } from "../../helpers/mosquitto.ts";
 
 const fx = perTest();
 const cleanups: (() => void | Promise<void>)[] = [];
@@ -41,6 +42,11 @@ function daemon(r: Rig, l: NotifyListener, env: Record<string, string> = {}) {
       await done;
       return code;
     },
+    /** SIGTERM, and a daemon asked to stop exits 0 (otter's last lines shown when it does not) */
+    async stopsCleanly(): Promise<void> {
+      const code = await this.stop();
+      expect({ code, stderr: code === 0 ? "" : stderr.slice(-3000) }).toEqual({ code: 0, stderr: "" });
+    },
   };
 }
 
@@ -60,7 +66,7 @@ describe.each([
     await l.waitFor((m) => m.fields.STATUS?.startsWith("idle: ") ?? false, 20_000, "an idle status");
     const readyAt = l.with("READY")[0]!.at;
     await after(4000);
-    expect(await d.stop()).toBe(0);
+    await d.stopsCleanly();
     const all = l.messages;
     expect(all[0]!.fields.READY).toBe("1");
     expect(new Set(all.map((m) => m.pid))).toEqual(new Set([d.p.pid]));
@@ -164,7 +170,7 @@ describe("WATCHDOG=1 only while the work under way moves", () => {
     await waitFor(() => slow.sent >= stallAt, 20_000, "the server to stop sending");
     const stalled = performance.now();
     await after(5000);
-    expect(await d.stop()).toBe(0);
+    await d.stopsCleanly();
     // 3 s of bytes: a ping a second; the last progress (at most 1 s before the stop) is good
     // for 1 s more (progress comes once a second) plus the 2 s grace: silent from +3 s.
     expect(pings(l, first + 500, stalled)).toBeGreaterThanOrEqual(2);
@@ -195,6 +201,31 @@ describe("WATCHDOG=1 only while the work under way moves", () => {
   });
 });
 
+test("an MQTT link pings while the broker answers, and while it is down and otter tries again on schedule", async () => {
+  const broker = await Mosquitto.start();
+  cleanups.push(() => broker.stop());
+  const r = fx.rig({
+    set: {
+      service: { source: "aws", check_interval: "2" },
+      broker: { host: "127.0.0.1", port: String(broker.port), thing_name: "watchdog-thing", keepalive: "5", answer_timeout: "1" },
+    },
+  });
+  const l = await listener();
+  const d = daemon(r, l, { WATCHDOG_USEC: "2000000" });
+  await waitFor(() => d.stderr().includes("mqtt connected"), 20_000, "the MQTT connection");
+  const up = performance.now();
+  await after(3000);
+  await broker.kill();
+  const down = performance.now();
+  await after(6000);
+  await d.stopsCleanly();
+  // A ping a second in each stretch (reconnect attempts back off to several seconds apart):
+  // an outage is no reason for systemd to restart otter.
+  expect(pings(l, up, down)).toBeGreaterThanOrEqual(2);
+  expect(pings(l, down + 1000, down + 6000)).toBeGreaterThanOrEqual(3);
+  expect(d.stderr()).not.toContain("watchdog: not telling systemd");
+});
+
 describe("SIGHUP re-reads the config", () => {
   const reloaded = (l: NotifyListener, from: number) => l.waitFor((m) => m.fields.READY === "1" && l.messages.indexOf(m) > from, 10_000, "READY=1 after the reload");
 
@@ -211,7 +242,7 @@ describe("SIGHUP re-reads the config", () => {
     const ready = await reloaded(l, before);
     expect(ready.fields.STATUS).toBe("config re-read; it applies when no job runs");
     await waitFor(() => fx.server.requests.some((q) => q.path === "/other.json"), 10_000, "a check of the new channel URL");
-    expect(await d.stop()).toBe(0);
+    await d.stopsCleanly();
     expect(d.stderr()).toContain("new config applied");
   });
 
@@ -231,7 +262,7 @@ describe("SIGHUP re-reads the config", () => {
     expect(ready.fields.STATUS).toMatch(why);
     const checks = fx.server.requests.length;
     await waitFor(() => fx.server.requests.length >= checks + 2, 10_000, "two more checks with the old config");
-    expect(await d.stop()).toBe(0);
+    await d.stopsCleanly();
     expect(d.stderr()).not.toContain("new config applied");
   });
 
