@@ -122,14 +122,28 @@ describe("deadlines, sizes and the data budget", () => {
     expect(stdout).toContain("download failed after 2 attempts in a row without progress; the last: slower than 1.0 KiB/s for 2 s");
   }, 60_000);
 
-  test("a body larger than the manifest's size is refused as such, not as a budget error", async () => {
+  // Issue 10 class 12: the size is checked before the bytes count against the budget, so a
+  // body without Content-Length (or a local file) that passes the size says so too.
+  test.each([["with Content-Length", false], ["without Content-Length", true]])("a body larger than the manifest's size (%s) is refused as such, not as a budget error", async (_how, noLength) => {
     const file = randomBytes(300_000);
-    const s = await plain((_, r) => r.serve(file));
+    const s = await plain((_, r) => r.serve(file, { noLength }));
     publish(`${s.url}/img`, 1000, file);
     const res = await fx.rig({ hooks: ["install"] }).run();
     expect(res.code).toBe(1);
     expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", code: "DOWNLOAD_TOO_LARGE" });
     expect(fx.server.finals()[0]!.message).toContain("larger than the declared size 1000");
+  });
+
+  test("a local file larger than its file:// manifest's size is refused as such, not as a budget error", async () => {
+    const file = randomBytes(300_000);
+    const r = fx.rig({ hooks: ["install"] });
+    writeFileSync(join(r.dir, "img"), file);
+    writeFileSync(join(r.dir, "release.json"), JSON.stringify({ version: "2.0.0", url: "img", size: 1000, sha256: sha(file) }));
+    r.configure({ channels: { release: `file://${join(r.dir, "release.json")}` } });
+    const res = await r.run();
+    expect(res.code).toBe(1);
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", code: "DOWNLOAD_TOO_LARGE" });
+    expect(fx.server.finals()[0]!.message).toContain("img is larger than the declared size 1000");
   });
 
   test("a size over max_file_size is refused from the manifest, before any request for the file", async () => {
