@@ -256,12 +256,6 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
           const now = Date.now();
           const step = opts.source || queued ? { offer: offers[0], code: EXIT.ok, summary: "nothing to do: no offers" } : await decider.step(offers, now);
           code = step.code;
-          // A frozen channel (its signed metadata expired) is not "nothing to do".
-          const frozen = step.offer ? [] : (source.frozen?.() ?? []);
-          if (frozen.length && code === EXIT.ok) {
-            const { frozenSummary } = await import("../sources/manifest.ts");
-            [step.summary, code] = [frozenSummary(frozen), EXIT.retryLater];
-          }
           if (step.offer) {
             journal.data.job = newJob(step.offer);
             journal.save();

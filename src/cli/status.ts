@@ -4,6 +4,7 @@
 import { lockOwner } from "../base/lock.ts";
 import type { Config } from "../config/config.ts";
 import { describeQueued } from "../sources/manual.ts";
+import { isFreeze } from "../sources/source.ts";
 import { readApprovals } from "../policy/approvalfile.ts";
 import { pendingIds } from "../policy/approvals.ts";
 import { readHistory } from "../agent/history.ts";
@@ -34,7 +35,7 @@ export function statusOf(config: Config) {
   };
 }
 
-// Each TUF channel's last refresh (a frozen one says since when), in config order.
+// Each TUF channel's last refresh, in config order.
 function tufHealthOf(config: Config) {
   const health = readChannelHealth(config.service.state_dir);
   return Object.entries(config.channels).filter(([, url]) => tufUrl(url)).map(([channel]) => ({ channel, ...health[channel] }));
@@ -60,7 +61,8 @@ export function formatStatus(s: ReturnType<typeof statusOf>): string {
   } else lines.push("job: none");
   lines.push(`reports waiting: ${s.outbox}`);
   if (s.queuedInstall) lines.push(`queued otter install: ${s.queuedInstall}`);
-  for (const p of s.sourceProblems) lines.push(`source problem: ${p.where} since ${p.since} (${p.code}): ${p.message}`);
+  // One line per problem; a frozen TUF channel's is its freeze.
+  for (const p of s.sourceProblems) lines.push(`${isFreeze(p) ? "frozen" : "source problem"}: ${p.where} since ${p.since} (${p.code}): ${p.message}`);
   const w = s.running;
   const reflashed = w.reflashes ? ` (after ${w.reflashes} reflash${w.reflashes > 1 ? "es" : ""} in a row)` : "";
   if (w.workloadRunning || w.workloadDied) lines.push(`workload: ${w.workloadDied ? "died" : w.workloadProcess ? `running (pid ${w.workloadProcess.pid})` : "to be started"}${reflashed}`);
@@ -68,11 +70,10 @@ export function formatStatus(s: ReturnType<typeof statusOf>): string {
     const auto = p.autoApproveAt === null ? "" : `, auto-approved at ${new Date(p.autoApproveAt).toISOString()} unless denied`;
     lines.push(`pending approval: ${p.id} since ${new Date(p.since).toISOString()}${auto}: otter approve ${p.id} | otter deny ${p.id}`);
   }
+  // A refused or frozen channel's line is its source problem's, above.
   for (const c of s.tufChannels) {
-    const at = c.at === undefined ? "" : ` (checked ${new Date(c.at).toISOString()})`;
     if (c.at === undefined) lines.push(`channel ${c.channel}: TUF, not checked yet`);
-    else if (!c.code) lines.push(`channel ${c.channel}: TUF metadata verified${at}`);
-    else lines.push(`channel ${c.channel}: ${c.code === "TUF_EXPIRED" ? "FROZEN" : "refused"} since ${new Date(c.since ?? c.at).toISOString()} (${c.code})${at}: ${c.message}`);
+    else if (!c.code) lines.push(`channel ${c.channel}: TUF metadata verified (checked ${new Date(c.at).toISOString()})`);
   }
   for (const h of s.history) lines.push(`  ${h.endedAt} ${h.id} ${h.status} ${h.state}: ${h.message}`);
   return lines.join("\n") + "\n";

@@ -10,7 +10,7 @@
 //     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }
 import { fileURLToPath } from "node:url";
 import { retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
-import { ManifestInvalid, OtterError, SourceRejected, SourceUnavailable, TufExpired, codeOf, describe } from "../base/errors.ts";
+import { ManifestInvalid, OtterError, SourceRejected, SourceUnavailable, codeOf, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { sleep } from "../base/sleep.ts";
 import { tufUrl, type Config } from "../config/config.ts";
@@ -142,13 +142,12 @@ export async function checkChannels(config: Config, dryRun = false): Promise<Cha
   return all.map(([channel]) => by.get(channel)!);
 }
 
-/** What otter says instead of "nothing to do" while channels are frozen (their signed metadata expired). */
-export function frozenSummary(frozen: string[]): string {
-  return `nothing installs from a frozen channel: ${frozen.join("; ")}`;
+/** The channels a check could not read or understand (a freeze among them), one problem each. */
+export function channelProblems(results: ChannelResult[]): SourceProblem[] {
+  return results.flatMap((r) => ("error" in r ? [{ where: `channel ${r.channel}`, code: codeOf(r.error), message: describe(r.error) }] : []));
 }
 
 export function createManifestSource(config: Config): Source {
-  let frozen: string[] = [];
   let problems: SourceProblem[] = [];
   return {
     name: "manifest",
@@ -157,14 +156,12 @@ export function createManifestSource(config: Config): Source {
     async check() {
       const results = await checkChannels(config);
       for (const r of results) if ("error" in r) log.warn(r.error.message, { channel: r.channel });
-      frozen = results.flatMap((r) => ("error" in r && r.error instanceof TufExpired ? [r.error.message] : []));
-      problems = results.flatMap((r) => ("error" in r ? [{ where: `channel ${r.channel}`, code: codeOf(r.error), message: describe(r.error) }] : []));
+      problems = channelProblems(results);
       if (results.every((r) => "error" in r && r.error instanceof SourceUnavailable)) {
         throw new SourceUnavailable(`no manifest could be fetched (${results.length} channels)`);
       }
       return results.flatMap((r) => ("offer" in r ? [r.offer] : []));
     },
-    frozen: () => frozen,
     problems: () => problems,
     report: (report) => postReport(config, report),
   };

@@ -74,7 +74,6 @@ export function withQueuedInstalls(config: Config, source: Source): Source {
     start: (events) => source.start(events),
     stop: () => source.stop(),
     check: (opts) => source.check(opts),
-    frozen: () => source.frozen?.() ?? [],
     problems: () => source.problems?.() ?? [],
     stalled: () => source.stalled?.(),
     report: (r) => (r.jobId.startsWith(ID_PREFIX) ? postReport(config, r) : source.report(r)),

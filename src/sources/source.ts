@@ -66,13 +66,25 @@ export interface SourceEvents {
   cancelled(jobId: string): void;
 }
 
-/** What a check could not read or understand: one channel's manifest, or a source as a whole. */
+/**
+ * What a check could not read or understand: one channel's manifest or TUF metadata, or a
+ * source as a whole. A freeze (TUF_EXPIRED) is one of its own kind: see isFreeze.
+ */
 export interface SourceProblem {
   /** "channel NAME", or the source's name */
   where: string;
-  /** the errors.ts code: MANIFEST_INVALID (needs a person), SOURCE_UNAVAILABLE (may pass) ... */
+  /** the errors.ts code: MANIFEST_INVALID (needs a person), SOURCE_UNAVAILABLE (may pass), TUF_EXPIRED (a freeze) ... */
   code: ErrorCode;
   message: string;
+}
+
+/**
+ * A freeze: a TUF channel's signed metadata has expired, so nothing from it installs until
+ * the repository signs fresh metadata. Nothing on the device needs fixing (exit 3, not 5);
+ * status and plan call it "frozen".
+ */
+export function isFreeze(p: Pick<SourceProblem, "code">): boolean {
+  return p.code === "TUF_EXPIRED";
 }
 
 export interface Source {
@@ -93,8 +105,6 @@ export interface Source {
   report(report: Report): Promise<Delivery>;
   /** Why the source's link is stuck (connected yet silent past its keepalive), for the watchdog; undefined while it moves. */
   stalled?(): string | undefined;
-  /** Channels whose signed metadata had expired at the last check (a freeze): nothing from them installs. */
-  frozen?(): string[];
   /** A fresh copy of an offer (AWS re-signs presigned URLs on every describe). */
   refresh?(offer: Offer): Promise<Offer>;
   stop(): Promise<void>;

@@ -60,7 +60,7 @@ describe("TUF channels", () => {
     expect(fileGets()).toEqual([]);
     expect(rig.version()).toBe("0.9.0");
     const status = await rig.run(["status"]);
-    expect(status.stdout).toMatch(/channel release: refused since \S+ \(TUF_REFUSED\)/);
+    expect(status.stdout).toMatch(/^source problem: channel release since \S+ \(TUF_REFUSED\): .*metadata refused/m);
   });
 
   test("old targets metadata replayed (a rollback of the repository) is refused: the cache remembers the newer versions", async () => {
@@ -77,22 +77,26 @@ describe("TUF channels", () => {
     expect(fileGets()).toEqual([]);
   });
 
-  test("an expired timestamp (a freeze) is refused and said: WARNING, --once's line and exit 3, plan, status; nothing installs", async () => {
+  // A freeze is a source problem of its own kind: named once wherever otter names problems.
+  test("an expired timestamp (a freeze) is refused and said once: WARNING, --once's line and exit 3, plan, status; nothing installs", async () => {
     const r = repo();
     r.add("release/image", "1.0.0", { version: "1.0.0" });
     r.bump(["timestamp"], -1);
     const rig = device(r);
     const res = await rig.run();
+    const named = (text: string) => text.split("signed metadata expired").length - 1;
     expect(res.code).toBe(3);
-    expect(res.stdout).toContain("nothing installs from a frozen channel: channel release (tuf+");
-    expect(res.stdout).toContain("signed metadata expired");
+    expect(res.stdout).toMatch(/^otter: channel release \(tuf\+\S+\): signed metadata expired .*nothing from it installs until the repository signs fresh metadata .*; of the rest: nothing to do/m);
+    expect(named(res.stdout)).toBe(1);
     expect(res.stderr).toMatch(/WARNING channel release .*signed metadata expired/);
     const plan = await rig.run(["plan"]);
     expect(plan.stdout).toMatch(/^frozen: channel release .*timestamp\.json is expired/m);
-    expect(plan.stdout).toContain("nothing installs from a frozen channel");
-    expect(plan.stdout).not.toContain("nothing to do");
+    expect(plan.stdout).toMatch(/^of the rest: nothing to do$/m);
+    expect(named(plan.stdout)).toBe(1);
+    expect(JSON.parse((await rig.run(["plan", "--json"])).stdout).problems).toMatchObject([{ where: "channel release", code: "TUF_EXPIRED" }]);
     const status = await rig.run(["status"]);
-    expect(status.stdout).toMatch(/channel release: FROZEN since \S+ \(TUF_EXPIRED\)/);
+    expect(status.stdout).toMatch(/^frozen: channel release since \S+ \(TUF_EXPIRED\): channel release \(tuf\+/m);
+    expect(named(status.stdout)).toBe(1);
     expect(fileGets()).toEqual([]);
     // Fresh metadata lifts the freeze.
     r.bump(["timestamp"]);
