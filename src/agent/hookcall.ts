@@ -50,13 +50,15 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
   const count = (job.hooks[call.key] ??= { firstCall: Date.now(), retries: 0, span: startSpan() });
   // A count an older otter journaled has no span: what the wall clock says has passed, never less than 0.
   count.span ??= startSpan(Math.max(0, Date.now() - count.firstCall));
-  journal.save();
   for (;;) {
     // ELAPSED: monotonic, so a step of the wall clock never makes it negative or jump.
     const elapsed = Math.floor(readSpan(count.span) / 1000);
     const args = [String(elapsed), String(count.retries), job.offer.meta, ...(call.extra ?? [])];
     log.info(`running ${name} hook`, { job: job.offer.id, retry: count.retries });
     call.expect?.(`${name} hook`, timeoutOf(config, name));
+    // Journaled before the spawn, so a kill at any instant of the run finds it begun.
+    count.running = true;
+    journal.save();
     const res = await runHook({
       name, path, args, env: call.env, timeoutMs: timeoutOf(config, name), killGraceMs: config.hooks.kill_grace * 1000,
       signal: call.signal, onLine: call.onLine,
@@ -66,6 +68,8 @@ export async function callHook(call: HookCall): Promise<string | undefined> {
       },
     });
     delete job.hookProcess;
+    // A run otter stopped (SIGTERM) did not end either: the next start runs it again as after a kill.
+    if (!res.cancelled) delete count.running;
     call.expect?.(`after the ${name} hook`);
     const tail = res.lastLines.length ? `: ${res.lastLines.slice(-TAIL_LINES).join(" | ")}` : "";
     if (res.cancelled) throw new Cancelled(`${name} hook stopped: the job was cancelled or otter is stopping`);

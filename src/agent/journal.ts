@@ -27,6 +27,8 @@ export interface HookCount {
   retries: number;
   /** time since the first call on the monotonic clock (Upparat's $1); absent in older journals */
   span?: Span;
+  /** a run was spawned and had not ended: found at a start, that run was cut off (otter killed, a power cut) */
+  running?: boolean;
 }
 
 /** How a job ended (or will end, once reported). */
@@ -161,7 +163,7 @@ const downloadResult: Check<DownloadResult> = object({ path: shortText, size: co
 const outcome: Check<Outcome> = object({ status: oneOf<Outcome["status"]>(["SUCCEEDED", "FAILED", "REJECTED"]), state: shortText, message: longText, code: optional(oneOf(errorCodes().map((c) => c.code))) });
 const state = oneOf(STATES);
 const jobFields: Check<JobRecord> = object({
-  offer, state, startedAt: shortText, starts: record(count, state), hooks: record(object({ firstCall: time, retries: count, span: optional(object<Span>({ boot: shortText, origin: time, elapsed: count })) })),
+  offer, state, startedAt: shortText, starts: record(count, state), hooks: record(object({ firstCall: time, retries: count, span: optional(object<Span>({ boot: shortText, origin: time, elapsed: count })), running: optional(boolean) })),
   download: optional(object({ partPath: shortText, resume: optional(resumePoint), result: optional(downloadResult) })),
   artifact: optional(shortText), refetches: optional(count), previousVersion: optional(shortText), outcome: optional(outcome), failedIn: optional(state), confirmedVersion: optional(shortText),
   pausedIn: optional(state), restartReturned: optional(boolean), restartWaits: optional(count), seq: count, hookProcess: optional(processId),

@@ -181,6 +181,9 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     ctx.journal.enqueue({ status: "IN_PROGRESS", state: "installation_start", message: `installing version ${job.offer.version}` });
     ctx.journal.save();
     const report = progress(ctx, "installation_progress");
+    // A run of the hook began and never ended (journaled at its spawn): this one is a rerun.
+    // Only that: a download made again before install, or a pause, is no run of the hook.
+    const rerun = job.hooks.install?.running === true;
     try {
       await hook(ctx, "install", "install", [artifact], {
         onLine: (stream, line) => {
@@ -188,7 +191,7 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
         },
       });
     } catch (err) {
-      if (ctx.signal.aborted || (job.starts.install ?? 0) < 2) throw err;
+      if (ctx.signal.aborted || !rerun) throw err;
       await rerunFailed(ctx, job, err);
     }
     return "ok";

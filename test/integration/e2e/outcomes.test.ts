@@ -2,7 +2,7 @@
 // failure classed by a stable code, no "nothing to do" that hides a broken source, no sleep
 // a cron run pays for, and the rollback hook told what failed.
 import { describe, expect, test } from "bun:test";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeCA, serverCert, tempDir } from "../../helpers/pki.ts";
 import { killMidDownload, perTest, waitFor, type Rig } from "../../helpers/rig.ts";
@@ -208,6 +208,25 @@ cp "$4" "$T/staged"; cp "$T/staged" "$T/version"; touch "$T/once"; kill -9 $PPID
     expect(again.code).toBe(0);
     expect(fx.server.finals()[1]).toMatchObject({ status: "SUCCEEDED", state: "complete_ready" });
     expect(r.version()).toBe("1.0.0");
+  });
+
+  // The rule counts runs of the hook, not starts of the install state: here install was
+  // entered twice (the file was gone, so it was downloaded again) and the hook ran once.
+  test("a file downloaded again before install makes no rerun: the hook's first run failing is HOOK_FAILED, final", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const closed = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"][(new Date().getDay() + 3) % 7];
+    const r = fx.rig({ set: { policy: { window: `${closed} 00:00-24:00` } } });
+    expect((await r.run()).code).toBe(3); // downloaded and verified; the install waits for the window
+    const dl = join(r.dir, "dl");
+    for (const f of readdirSync(dl)) rmSync(join(dl, f), { recursive: true }); // a tmpfs a reboot emptied
+    r.configure({ policy: { window: "00:00-24:00" } });
+    r.exits("install", 1);
+    expect((await r.run()).code).toBe(1);
+    expect(fx.server.requests.filter((q) => q.path === "/release-1.0.0.img")).toHaveLength(2);
+    expect(r.log().filter((l) => l.startsWith("install start"))).toHaveLength(1);
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "installation_hook_failed", code: "HOOK_FAILED" });
+    const log = r.log();
+    expect(log.slice(log.indexOf("install exit 1")).filter((l) => l.startsWith("version start"))).toEqual([]); // not asked as after a cut
   });
 });
 
