@@ -10,14 +10,15 @@
 //     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }
 import { fileURLToPath } from "node:url";
 import { retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
-import { ManifestInvalid, OtterError, SourceRejected, SourceUnavailable, codeOf, describe } from "../base/errors.ts";
+import { ManifestInvalid, OtterError, SourceUnavailable, codeOf, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { sleep } from "../base/sleep.ts";
 import { tufUrl, type Config } from "../config/config.ts";
 import { credentialOrigins } from "../transfer/credentials.ts";
 import { openRegularFile } from "../transfer/localfile.ts";
-import { describeNetworkError, header, readCapped, send, withTransport, type Transport } from "../transfer/http.ts";
+import { header, networkWords, readCapped, send, withTransport, type Transport } from "../transfer/http.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
+import { postToReportUrl } from "./reporturl.ts";
 import type { ChannelResult, Delivery, Offer, Report, Source, SourceProblem } from "./source.ts";
 
 const MAX_MANIFEST_BYTES = 1 << 20;
@@ -74,12 +75,6 @@ async function fetchOnce(config: Config, t: Transport, url: string, got: { bytes
     throw new ManifestInvalid(`${url}: HTTP ${s}`);
   }
   return readCapped(res, MAX_MANIFEST_BYTES, tooLarge(url), got);
-}
-
-// A transport failure in otter's words; AbortSignal.timeout's is the whole request's deadline.
-function networkWords(err: unknown, url: string, received: number, timeout: number): string {
-  if ((err as Error).name === "TimeoutError") return `no answer within ${timeout} s`;
-  return describeNetworkError(err, url, received);
 }
 
 async function readFileCapped(path: string, url: string): Promise<string> {
@@ -168,28 +163,7 @@ export function createManifestSource(config: Config): Source {
 }
 
 /** POST a report to report_url; without one, the log and history are the record. */
-export async function postReport(config: Config, report: Report): Promise<Delivery> {
+export function postReport(config: Config, report: Report): Promise<Delivery> {
   log.info(`report ${report.jobId}: ${report.status} ${report.state}`, { message: report.message });
-  const url = config.service.report_url;
-  if (!url) return "acknowledged";
-  let res: { status: number; retryAfter?: number };
-  try {
-    res = await withTransport(config.download, credentialOrigins(config), async (t) => {
-      const r = await send(t, url, {
-        method: "POST", headers: { "content-type": "application/json" }, allowHttp: config.download.allow_http,
-        body: JSON.stringify({ thing: config.broker.thing_name, ...report }),
-        signal: AbortSignal.timeout(config.download.connect_timeout * 1000), fail: (m) => new SourceRejected(m),
-      });
-      r.discard();
-      return { status: r.statusCode, retryAfter: retryAfterSeconds(header(r, "retry-after"), Date.now()) };
-    });
-  } catch (err) {
-    if (err instanceof SourceUnavailable) throw err;
-    const why = err instanceof OtterError ? err.message : networkWords(err, url, 0, config.download.connect_timeout);
-    throw new SourceUnavailable(`report_url ${url}: ${why}`, { cause: err });
-  }
-  const { status, retryAfter } = res;
-  if (status >= 200 && status <= 299) return "acknowledged";
-  if (status >= 500 || status === 429 || status === 408) throw new SourceUnavailable(`report_url ${url}: HTTP ${status}`, { retryAfter });
-  throw new SourceRejected(`report_url ${url}: HTTP ${status}`);
+  return postToReportUrl(config, { thing: config.broker.thing_name, ...report });
 }

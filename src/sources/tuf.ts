@@ -12,7 +12,7 @@ import { withTransport } from "../transfer/http.ts";
 import type { ChannelResult } from "./source.ts";
 import { FieldError } from "./offerfields.ts";
 import { refreshRepository } from "./tufclient.ts";
-import { recordHealth } from "./tufhealth.ts";
+import { recordHealth, reportFreezes } from "./tufhealth.ts";
 import { targetPath, tufOffer } from "./tufoffer.ts";
 import { openStore, repoDir } from "./tufstore.ts";
 
@@ -41,7 +41,7 @@ export async function checkTufChannels(config: Config, channels: [string, string
       }
     }
   });
-  if (!dryRun) recordHealth(config.service.state_dir, results);
+  if (!dryRun) await reportFreezes(config, recordHealth(config, results));
   return channels.map(([name]) => results.get(name)!);
 }
 

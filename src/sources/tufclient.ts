@@ -9,7 +9,7 @@ import { Updater, type Fetcher, type TargetFile, type UpdaterOptions } from "tuf
 import { DownloadHTTPError, ExpiredMetadataError } from "tuf-js/dist/error.js";
 import { OtterError, SourceUnavailable, TufExpired, TufRefused, describe } from "../base/errors.ts";
 import type { Config } from "../config/config.ts";
-import { describeNetworkError, readCappedBytes, send, type Transport } from "../transfer/http.ts";
+import { networkWords, readCappedBytes, send, type Transport } from "../transfer/http.ts";
 import type { MetadataStore } from "./tufstore.ts";
 
 export type { TargetFile };
@@ -68,7 +68,7 @@ function transportFetcher(config: Config, t: Transport): Fetcher & { unreachable
         throw new DownloadHTTPError(`${url}: HTTP ${s}`, s);
       } catch (err) {
         if (err instanceof DownloadHTTPError || err instanceof TufRefused) throw err;
-        const e = err instanceof SourceUnavailable ? err : new SourceUnavailable(`${url}: ${(err as Error).name === "TimeoutError" ? `no answer within ${o.connect_timeout} s` : describeNetworkError(err, url)}`, { cause: err });
+        const e = err instanceof SourceUnavailable ? err : new SourceUnavailable(`${url}: ${networkWords(err, url, 0, o.connect_timeout)}`, { cause: err });
         f.unreachable = e;
         throw e;
       }

@@ -251,6 +251,12 @@ export function describeNetworkError(err: unknown, url: string, received?: numbe
   return `network error${after}: ${runtimeText(message)}${typeof code === "string" && !message.includes(code) ? ` (${code})` : ""}`;
 }
 
+/** A request's failure in otter's words; a TimeoutError is AbortSignal.timeout's, the whole request's deadline of `timeout` s. */
+export function networkWords(err: unknown, url: string, received: number, timeout: number): string {
+  if ((err as Error).name === "TimeoutError") return `no answer within ${timeout} s`;
+  return describeNetworkError(err, url, received);
+}
+
 const MAX_REDIRECTS = 5;
 
 export interface SendInit extends HttpRequest {

@@ -62,9 +62,9 @@ export class UpdateServer {
     return h;
   }
 
-  /** Reports that end a job. */
+  /** Reports that end a job (a channel's events, which name no job, are not). */
   finals(): Record<string, any>[] {
-    return this.reports.filter((r) => r.status !== "IN_PROGRESS");
+    return this.reports.filter((r) => r.status !== undefined && r.status !== "IN_PROGRESS");
   }
 
   stop(): void {
