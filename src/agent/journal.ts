@@ -89,6 +89,8 @@ export interface HistoryEntry {
   message: string;
   /** the failure's code (errors.ts), absent on success and in entries older than codes */
   code?: string;
+  /** jobs of this offer that ended in a local fault counted against MAX_LOCAL_FAULTS, this one included; absent for none */
+  localFaults?: number;
   startedAt: string;
   endedAt: string;
 }

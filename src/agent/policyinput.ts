@@ -1,7 +1,7 @@
 // Gathers what the pure policy needs from disk and the device (board, running version,
 // approvals, history) and asks it: one call for the agent's check and for `otter plan`.
 // Writes nothing: the agent journals the running image it returns.
-import { HookPostponed, describe, isLocalFault } from "../base/errors.ts";
+import { HookPostponed, MAX_LOCAL_FAULTS, countsAsLocalFault, describe, isLocalFault } from "../base/errors.ts";
 import type { Config } from "../config/config.ts";
 import type { Offer } from "../sources/source.ts";
 import { readApprovals } from "../policy/approvalfile.ts";
@@ -16,14 +16,22 @@ import type { HistoryEntry } from "./journal.ts";
  * forced one that already succeeded (force skips the "newer" rule, so it would reinstall
  * at every check) unless the running image's workload died or its ready check failed.
  * A failure of the device or the moment (a local fault: a cancel, an interrupted install,
- * an internal error) says nothing about the update, so it blocks nothing.
+ * an internal error) says nothing about the update, so it blocks nothing, until
+ * MAX_LOCAL_FAULTS jobs of the offer ended in such a fault (a cancel or a better offer
+ * not counted): a bug that always throws would otherwise fetch it at every check.
  */
 export function blockedByHistory(history: HistoryEntry[], offers: Offer[], running: RunningImage): Record<string, string> {
   const blocked: Record<string, string> = {};
   const reflash = running.workloadDied || running.readyFailed;
   for (const o of offers) {
     const h = [...history].reverse().find((e) => e.id === o.id);
-    if (!h || isLocalFault(h.code)) continue;
+    if (!h) continue;
+    const faults = h.localFaults ?? (countsAsLocalFault(h.code) ? 1 : 0);
+    if (countsAsLocalFault(h.code) && faults >= MAX_LOCAL_FAULTS) {
+      blocked[o.id] = `${faults} jobs of it ended here in a fault of the device or the moment, the last ${h.status} (${h.state}, ${h.code}) on ${h.endedAt}; after ${MAX_LOCAL_FAULTS} such an update counts as tried`;
+      continue;
+    }
+    if (isLocalFault(h.code)) continue;
     if (h.status !== "SUCCEEDED" || (o.force && !reflash)) blocked[o.id] = `${h.status} (${h.state}) on ${h.endedAt}`;
   }
   return blocked;

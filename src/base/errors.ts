@@ -23,9 +23,12 @@ interface Kind {
   /**
    * A fault of this device or of the moment (a cancel, an interrupted install, an internal
    * error), not of the update: a job that ended with it does not make the version "tried
-   * here before", so the policy may offer it again.
+   * here before", so the policy may offer it again; but only until MAX_LOCAL_FAULTS jobs of
+   * the offer ended so (a bug that always throws must not fetch the update at every check).
    */
   local?: true;
+  /** a local ending something chose (a cancel, a better offer): never counted against MAX_LOCAL_FAULTS */
+  decision?: true;
   /** what it means, for README's table of codes (generated from this table) */
   doc: string;
 }
@@ -52,12 +55,12 @@ const KINDS = {
     doc: "the install hook failed when run again after otter was cut off during install, and the old version still runs",
   },
   SUPERSEDED: {
-    transient: false, exit: EXIT.failed, state: "superseded", local: true,
+    transient: false, exit: EXIT.failed, state: "superseded", local: true, decision: true,
     doc: "a higher-priority offer came before install: this job was stopped (REJECTED), nothing was installed",
   },
   VERSION_MISMATCH: { transient: false, exit: EXIT.failed, state: "version_mismatch", doc: "after install and restart the version hook names another version" },
   LOOP_DETECTED: { transient: false, exit: EXIT.failed, state: "loop_detected", doc: "a state was started max_starts times without finishing (a reboot loop)" },
-  CANCELLED: { transient: false, exit: EXIT.failed, state: "cancelled", local: true, doc: "cancelled upstream or denied before install; nothing was installed" },
+  CANCELLED: { transient: false, exit: EXIT.failed, state: "cancelled", local: true, decision: true, doc: "cancelled upstream or denied before install; nothing was installed" },
   DOWNLOAD_NETWORK: { transient: true, exit: EXIT.retryLater, state: "download_failed", doc: "network error while downloading (retried)" },
   DOWNLOAD_STALLED: { transient: true, exit: EXIT.retryLater, state: "download_failed", doc: "no byte (or too few) for stall_timeout (retried)" },
   DOWNLOAD_HTTP: { transient: false, exit: EXIT.failed, state: "download_failed", doc: "the server answered with an error that retrying does not fix (404, 403 in manifest mode), or a refused URL" },
@@ -166,9 +169,14 @@ export class SourceUnavailable extends kind("SOURCE_UNAVAILABLE") {}
 export class SourceRejected extends kind("SOURCE_REJECTED") {}
 export class ReportUnacknowledged extends kind("REPORT_UNACKNOWLEDGED") {}
 
+/** Jobs of one offer that may end in a local fault (not a decision) before the offer counts as tried here. */
+export const MAX_LOCAL_FAULTS = 3;
+
 /** Every code with what it means, for README's table. */
-export function errorCodes(): { code: ErrorCode; state?: string; transient: boolean; local: boolean; exit: ExitCode; doc: string }[] {
-  return Object.entries(KINDS).map(([code, k]: [string, Kind]) => ({ code: code as ErrorCode, state: k.state, transient: k.transient, local: k.local === true, exit: k.exit, doc: k.doc }));
+export function errorCodes(): { code: ErrorCode; state?: string; transient: boolean; local: boolean; decision: boolean; exit: ExitCode; doc: string }[] {
+  return Object.entries(KINDS).map(([code, k]: [string, Kind]) => ({
+    code: code as ErrorCode, state: k.state, transient: k.transient, local: k.local === true, decision: k.decision === true, exit: k.exit, doc: k.doc,
+  }));
 }
 
 /** The stable code of any thrown value: an OtterError's own, INTERNAL for anything else. */
@@ -179,6 +187,11 @@ export function codeOf(err: unknown): ErrorCode {
 /** Whether a job that ended with this code failed only because of a local fault (see Kind.local). */
 export function isLocalFault(code: string | undefined): boolean {
   return code !== undefined && code in KINDS && (KINDS[code as ErrorCode] as Kind).local === true;
+}
+
+/** Whether such an ending counts against MAX_LOCAL_FAULTS: a local fault nobody chose. */
+export function countsAsLocalFault(code: string | undefined): boolean {
+  return isLocalFault(code) && (KINDS[code as ErrorCode] as Kind).decision !== true;
 }
 
 /** The process exit code for an error (unknown errors are failures). */

@@ -2,7 +2,8 @@
 // failure classed by a stable code, no "nothing to do" that hides a broken source, no sleep
 // a cron run pays for, and the rollback hook told what failed.
 import { describe, expect, test } from "bun:test";
-import { readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeCA, serverCert, tempDir } from "../../helpers/pki.ts";
 import { killMidDownload, perTest, waitFor, type Rig } from "../../helpers/rig.ts";
@@ -227,6 +228,33 @@ cp "$4" "$T/staged"; cp "$T/staged" "$T/version"; touch "$T/once"; kill -9 $PPID
     expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "installation_hook_failed", code: "HOOK_FAILED" });
     const log = r.log();
     expect(log.slice(log.indexOf("install exit 1")).filter((l) => l.startsWith("version start"))).toEqual([]); // not asked as after a cut
+  });
+});
+
+describe("a local fault that comes back at every check", () => {
+  // INTERNAL is a local fault (not "tried here before"), so a bug that always throws fetched
+  // the update again at every check, for ever: after 3 such jobs the offer counts as tried.
+  test("3 jobs end INTERNAL, each a download; then the offer counts as tried, otter plan says why, nothing is fetched", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = fx.rig();
+    const images = () => fx.server.requests.filter((q) => q.path === "/release-1.0.0.img").length;
+    // A folder where the verified file is to get its name: the rename fails with EISDIR,
+    // an error otter has no class for. A failed job clears it, so it is planted before each run.
+    const plant = () => mkdirSync(join(r.dir, "dl", `release_1.0.0_${createHash("sha256").update("1.0.0").digest("hex").slice(0, 12)}.img`, "x"), { recursive: true });
+    for (let i = 1; i <= 3; i++) {
+      plant();
+      expect((await r.run()).code).toBe(1);
+      expect(fx.server.finals()[i - 1]).toMatchObject({ status: "FAILED", code: "INTERNAL" });
+      expect(images()).toBe(i);
+    }
+    plant();
+    const plan = await r.run(["plan"]);
+    expect(plan.stdout).toMatch(/- release:1\.0\.0:\w+ failed: release 1\.0\.0 was tried here before and is not taken again: 3 jobs of it ended here in a fault of the device or the moment, the last FAILED \(\w+, INTERNAL\) on \S+; after 3 such an update counts as tried/);
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(res.stdout).toContain("nothing to do");
+    expect(images()).toBe(3);
+    expect(JSON.parse((await r.run(["status", "--json"])).stdout).history.at(-1)).toMatchObject({ code: "INTERNAL", localFaults: 3 });
   });
 });
 

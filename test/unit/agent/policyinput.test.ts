@@ -30,6 +30,22 @@ test.each<[string, RunningImage, string[]]>([
   expect(Object.keys(blockedByHistory(history, offers, running)).sort()).toEqual(blocked.sort());
 });
 
+// A bug that always throws (INTERNAL, a local fault) must not fetch the update at every check.
+test.each<[string, HistoryEntry, boolean]>([
+  ["2 local faults: offered again", { ...entry("x", "FAILED", "verification_failed", "INTERNAL"), localFaults: 2 }, false],
+  ["the 3rd: tried", { ...entry("x", "FAILED", "verification_failed", "INTERNAL"), localFaults: 3 }, true],
+  ["an interrupted install counts the same", { ...entry("x", "FAILED", "installation_hook_failed", "INSTALL_INTERRUPTED"), localFaults: 3 }, true],
+  ["a better offer or a cancel last: a decision, never counted", { ...entry("x", "REJECTED", "superseded", "SUPERSEDED"), localFaults: 5 }, false],
+])("local faults of one offer: %s", (_name, h, blocked) => {
+  expect(Object.keys(blockedByHistory([h], [offer("x")], {}))).toEqual(blocked ? ["x"] : []);
+});
+
+test("the 3rd local fault's reason says how many and that it now counts as tried", () => {
+  expect(blockedByHistory([{ ...entry("x", "FAILED", "verification_failed", "INTERNAL"), localFaults: 3 }], [offer("x")], {})).toEqual({
+    x: "3 jobs of it ended here in a fault of the device or the moment, the last FAILED (verification_failed, INTERNAL) on t1; after 3 such an update counts as tried",
+  });
+});
+
 test("the reason names how it ended and when", () => {
   expect(blockedByHistory(history, [offer("failed")], {})).toEqual({ failed: "FAILED (installation_hook_failed) on t1" });
 });
