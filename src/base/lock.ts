@@ -1,18 +1,15 @@
 // The lock files: otter.lock (one otter per state_dir, held for its life) and approvals.lock
 // (one short read-modify-write of approvals.json). A lock is a file created exclusively that
-// holds its holder's pid and process start time, so a reused pid is not taken for a live
-// holder, and a lock whose holder died is taken over.
+// holds its holder's pid, process start time and boot id, so a reused pid is not taken for a
+// live holder, and a lock whose holder died is taken over.
 import { closeSync, fsyncSync, linkSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { LockHeld, storageError } from "./errors.ts";
 import { log } from "./log.ts";
-import { startTicks } from "./proc.ts";
+import { identify, startTicks, stillRunning, type ProcessId } from "./proc.ts";
 
-export interface Holder {
-  pid: number;
-  /** the process start time from /proc, in clock ticks since boot */
-  startTicks: string;
-}
+/** A lock's holder: the process, within its boot (a lock written by an older otter has no bootId). */
+export type Holder = ProcessId;
 
 export interface LockOwner extends Holder {
   since: string;
@@ -38,11 +35,26 @@ function look(path: string): Seen | undefined {
   }
 }
 
-/** The live holder of a lock file seen; "unwritten" while it is being created; undefined when its holder is dead. */
-function holderIn<T extends Holder>(seen: Seen): T | "unwritten" | undefined {
+// The lock files this process holds, by path: one naming our pid that is not among them is
+// a dead process's.
+const held = new Set<string>();
+
+// Whether the holder named in the lock file at `path` holds it still. A pid and start time
+// name one process within one boot only: after a power cut, a device whose boot is the same
+// each time gives its first otter the pid and start time of the holder that died (seen under
+// qemu, pid 112 both times). So a lock from another boot is stale, and so is one naming our
+// own pid that this process did not take. An older otter's lock, without a boot id, is
+// judged by pid and start time.
+function holds(path: string, h: Holder): boolean {
+  if (h.pid === process.pid) return held.has(path);
+  return h.bootId === undefined ? startTicks(h.pid) === h.startTicks : stillRunning(h);
+}
+
+/** The live holder of the lock file at `path`, as seen; "unwritten" while it is being created; undefined when its holder is dead. */
+function holderIn<T extends Holder>(path: string, seen: Seen): T | "unwritten" | undefined {
   try {
     const holder = JSON.parse(seen.text) as T;
-    return startTicks(holder.pid) === holder.startTicks ? holder : undefined;
+    return holds(path, holder) ? holder : undefined;
   } catch {
     return Date.now() - seen.mtimeMs > UNWRITTEN_STALE_MS ? undefined : "unwritten";
   }
@@ -50,7 +62,7 @@ function holderIn<T extends Holder>(seen: Seen): T | "unwritten" | undefined {
 
 function holderOf<T extends Holder>(path: string): T | "unwritten" | undefined {
   const seen = look(path);
-  return seen && holderIn<T>(seen);
+  return seen && holderIn<T>(path, seen);
 }
 
 /**
@@ -64,9 +76,11 @@ export function takeLock<T extends Holder>(path: string, me: T): { release: () =
       writeSync(fd, JSON.stringify(me));
       fsyncSync(fd);
       closeSync(fd);
+      held.add(path);
       return {
         release: () => {
           const holder = holderOf<T>(path);
+          held.delete(path);
           try {
             if (typeof holder === "object" && holder.pid === me.pid) unlinkSync(path);
           } catch {
@@ -78,7 +92,7 @@ export function takeLock<T extends Holder>(path: string, me: T): { release: () =
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw storageError(err, path) ?? err;
     }
     const seen = look(path);
-    const holder = seen && holderIn<T>(seen);
+    const holder = seen && holderIn<T>(path, seen);
     if (holder !== undefined) return { holder };
     if (seen) retire(path, seen);
   }
@@ -102,7 +116,7 @@ export function retire(path: string, judged: Seen): void {
     return; // gone already: released, or another newcomer moved it first
   }
   const moved = look(aside);
-  if (moved?.text === judged.text && holderIn(moved) === undefined) {
+  if (moved?.text === judged.text && holderIn(path, moved) === undefined) {
     unlinkSync(aside);
     log.warn("removed a stale lock left by a dead process", { path });
     return;
@@ -125,7 +139,7 @@ export function lockOwner(dir: string): LockOwner | undefined {
 /** Take otter.lock or throw LockHeld naming the holder. Returns the release function. */
 export function acquireLock(dir: string, command: string): () => void {
   const path = join(dir, "otter.lock");
-  const me: LockOwner = { pid: process.pid, startTicks: startTicks(process.pid) ?? "", since: new Date().toISOString(), command };
+  const me: LockOwner = { ...identify(process.pid), since: new Date().toISOString(), command };
   const got = takeLock(path, me);
   if ("release" in got) return got.release;
   const { holder } = got;

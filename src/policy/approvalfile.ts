@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
 import { monotonicMs } from "../base/clock.ts";
 import { takeLock } from "../base/lock.ts";
-import { startTicks } from "../base/proc.ts";
+import { identify } from "../base/proc.ts";
 import { array, object, record, shortText, time, type Check } from "../base/shape.ts";
 import { loadOwned, loadShared } from "../base/statefile.ts";
 import { sleep } from "../base/sleep.ts";
@@ -33,7 +33,7 @@ export function readApprovals(dir: string): ApprovalState {
 // Take approvals.lock, waiting while a live process holds it; returns the release function.
 async function lock(dir: string): Promise<() => void> {
   const path = join(dir, LOCK_FILE);
-  const me = { pid: process.pid, startTicks: startTicks(process.pid) ?? "" };
+  const me = identify(process.pid);
   const deadline = monotonicMs() + LOCK_WAIT_MS;
   for (;;) {
     const got = takeLock(path, me);

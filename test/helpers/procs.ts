@@ -1,6 +1,9 @@
 // Looks at live processes through /proc, for tests that must prove what survived.
 import { readFileSync, readdirSync } from "node:fs";
 
+/** A boot id that is not this boot's: what a record made before a power cut names. */
+export const OTHER_BOOT = "00000000-0000-4000-8000-000000000000";
+
 interface Stat {
   state: string;
   ppid: number;

@@ -3,7 +3,8 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { isAlive } from "../../helpers/procs.ts";
+import { identify } from "../../../src/base/proc.ts";
+import { isAlive, OTHER_BOOT } from "../../helpers/procs.ts";
 import { killGroup, killMidDownload, perTest, waitFor, type HookName, type Ini, type Rig } from "../../helpers/rig.ts";
 import { startFakeSentry } from "../../helpers/sentryserver.ts";
 
@@ -269,20 +270,44 @@ describe("SIGKILL in every phase, then restart", () => {
     expect(fx.server.finals().map((f) => f.state)).toEqual(["complete_ready"]);
   });
 
-  test("a hook left running by a SIGKILLed otter is ended before its state runs again", async () => {
-    fx.server.publish("release", "1.0.0", "1.0.0");
-    const r = rig();
+  /** otter SIGKILLed while the install hook runs: otter only, the hook leads its own session and lives on. Returns its pid. */
+  async function hookLeft(r: Rig): Promise<number> {
     r.pauseAt("install");
     const otter = r.start();
     const hookPid = await r.pausedPid("install");
-    otter.kill("SIGKILL"); // otter only: the hook leads its own session and lives on
+    otter.kill("SIGKILL");
     await otter.exited;
+    return hookPid;
+  }
+
+  test("a hook left running by a SIGKILLed otter is ended before its state runs again", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    const hookPid = await hookLeft(r);
     expect(isAlive(hookPid)).toBe(true);
     const res = await r.run();
     expect(res.code).toBe(0);
     expect(res.stderr).toContain("ending a hook left running");
     expect(isAlive(hookPid)).toBe(false);
     expect(r.count("install done")).toBe(1);
+  });
+
+  // After a power cut, the pid and start time a hook had may be an unrelated process's now:
+  // the record names the boot it was made in, and a hook of another boot is never signalled.
+  test("a hook recorded in another boot is not ended, though a live process has its pid and start time", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    const hookPid = await hookLeft(r);
+    r.editJournal(({ job }) => {
+      job.hookProcess.bootId = OTHER_BOOT;
+    });
+    const res = await r.run();
+    expect(res.code).toBe(0);
+    expect(res.stderr).not.toContain("ending a hook left running");
+    expect(isAlive(hookPid)).toBe(true);
+    killGroup(hookPid);
+    expect(r.count("install done")).toBe(1);
+    expect(r.journal().job).toBeUndefined();
   });
 
   test("killed while the final report is in flight: it is sent again, same seq", async () => {
@@ -403,6 +428,22 @@ describe("journal, lock and outbox", () => {
     expect(res.code).toBe(0);
     expect(res.stderr).toContain("stale lock");
     expect(existsSync(join(r.state, "otter.lock"))).toBe(false);
+  });
+
+  // Found by scripts/powercut: the next boot's first otter had the dead holder's pid and start
+  // time, took the lock for held (exit 2), and the update was lost on a device whose boot repeats.
+  test("a lock from another boot is taken over, though a live process has its pid and start time", async () => {
+    fx.server.publish("release", "1.0.0", "1.0.0");
+    const r = rig();
+    const other = Bun.spawn(["sleep", "60"]);
+    const holder = { ...identify(other.pid), bootId: OTHER_BOOT, since: "2026-01-01T00:00:00.000Z", command: "otter --once" };
+    mkdirSync(r.state, { recursive: true });
+    writeFileSync(join(r.state, "otter.lock"), JSON.stringify(holder));
+    const res = await r.run();
+    other.kill("SIGKILL");
+    expect(res.code).toBe(0);
+    expect(res.stderr).toContain("stale lock");
+    expect(r.count("install done")).toBe(1);
   });
 
   test("reports wait in the outbox while the report server is down, then go out in order", async () => {

@@ -4,8 +4,8 @@
 import { afterEach, beforeEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { diesWithin, isAlive } from "../../helpers/procs.ts";
-import { Rig, killMidDownload, waitFor, type Ini } from "../../helpers/rig.ts";
+import { diesWithin, isAlive, OTHER_BOOT } from "../../helpers/procs.ts";
+import { Rig, killGroup, killMidDownload, waitFor, type Ini } from "../../helpers/rig.ts";
 import { UpdateServer } from "../../helpers/updateserver.ts";
 
 let server: UpdateServer;
@@ -377,20 +377,41 @@ describe("supervised workload", () => {
     expect((await r.run(["status"])).stdout).toContain("workload: died (after 2 reflashes in a row)");
   });
 
-  test("a workload left by a SIGKILLed otter is ended before the next daemon starts a new one", async () => {
+  /** A daemon that installed 1.0.0 and started its workload, SIGKILLed; returns the workload's pid. */
+  async function workloadLeft(r: Rig): Promise<number> {
     server.publish("release", "1.0.0", "1.0.0");
-    const r = rig();
     r.configure({ policy: { workload: WORKLOAD(r) } });
     const { p } = daemon(r);
     await waitFor(() => workloadPid(r) !== undefined && r.count("workload 1.0.0") === 1, 20_000, "the workload to start");
-    const left = workloadPid(r)!;
     p.kill("SIGKILL");
     await p.exited;
+    return workloadPid(r)!;
+  }
+
+  test("a workload left by a SIGKILLed otter is ended before the next daemon starts a new one", async () => {
+    const r = rig();
+    const left = await workloadLeft(r);
     expect(isAlive(left)).toBe(true); // its own session: it outlives otter
     daemon(r);
     await waitFor(() => workloadPid(r) !== undefined && workloadPid(r) !== left, 20_000, "a new workload");
     expect(await diesWithin(left)).toBe(true);
     expect(r.count("install done")).toBe(1);
+  });
+
+  // After a power cut, the pid and start time a workload had may be an unrelated process's
+  // now: the record names the boot it was made in, and a workload of another boot is never signalled.
+  test("a workload recorded in another boot is not ended, though a live process has its pid and start time", async () => {
+    const r = rig();
+    const left = await workloadLeft(r);
+    r.editJournal(({ running }) => {
+      running.workloadProcess.bootId = OTHER_BOOT;
+    });
+    const { out } = daemon(r);
+    // the leftover is dealt with before the new workload starts
+    await waitFor(() => workloadPid(r) !== undefined && workloadPid(r) !== left, 20_000, "a new workload");
+    expect(isAlive(left)).toBe(true);
+    expect(out.stderr).not.toContain("ending the workload left running");
+    killGroup(left);
   });
 
   test("--once installs but starts no workload; it is wanted by the next daemon", async () => {
