@@ -77,13 +77,16 @@ export function formatLine(s: Pick<Settings, "json" | "journal">, ts: string, le
   return printable(s.journal ? `<${PRIORITY[level]}>${msg}${extra}` : `${ts} ${level.padEnd(7)} ${msg}${extra}`);
 }
 
+// ISO time to the second.
+const now = () => new Date().toISOString().replace(/\.\d+Z$/, "Z");
+
 function emit(level: Level, raw: string, rawFields: Fields = {}): void {
   if (!listeners.length && !enabled(level)) return; // a DEBUG line nobody takes costs nothing
   const msg = printable(raw);
   const fields = Object.fromEntries(Object.entries(rawFields).map(([k, v]) => [k, typeof v === "string" ? printable(v) : v]));
   for (const listener of listeners) listener(level, msg, fields);
   if (!enabled(level)) return;
-  settings.write(formatLine(settings, new Date().toISOString().replace(/\.\d+Z$/, "Z"), level, msg, fields));
+  settings.write(formatLine(settings, now(), level, msg, fields));
 }
 
 export const log = {
@@ -92,3 +95,15 @@ export const log = {
   warn: (msg: string, fields?: Fields) => emit("WARNING", msg, fields),
   error: (msg: string, fields?: Fields) => emit("ERROR", msg, fields),
 };
+
+/**
+ * A line for the person who typed the command (a usage error): "otter: message" with no
+ * timestamp, level or fields (a message that starts with "otter " names the command
+ * already); journald's error priority when stderr is the journal; under --json-logs the
+ * JSON line every other line is.
+ */
+export function say(msg: string, fields: Fields = {}): void {
+  if (settings.json) return settings.write(formatLine(settings, now(), "ERROR", printable(msg), fields));
+  const line = printable(msg.startsWith("otter ") ? msg : `otter: ${msg}`);
+  settings.write(settings.journal ? `<${PRIORITY.ERROR}>${line}` : line);
+}

@@ -1,8 +1,11 @@
-// Command-line parsing: pure, so it is tested without spawning anything.
+// Command-line parsing from the table in commands.ts: pure, so it is tested without
+// spawning anything. A mistake is a UsageError of one line, with the word meant when a
+// command or option is a typo away from a known one.
 import { UsageError } from "../base/errors.ts";
+import { nearest } from "../base/nearest.ts";
+import { COMMANDS, FLAGS, commandNamed, flagsOf, spellings, spellingsIn, takes, type Command, type CommandSpec, type Flag } from "./commands.ts";
 
-export const COMMANDS = ["run", "check-config", "status", "install", "plan", "approve", "deny"] as const;
-export type Command = (typeof COMMANDS)[number] | "version" | "help";
+export type { Command } from "./commands.ts";
 
 export interface Cli {
   command: Command;
@@ -23,99 +26,104 @@ export interface Cli {
   options: Record<string, string>;
 }
 
-// Options that take a value, per command; shared ones are listed under "*".
-// --config-file is Upparat's spelling, kept so its service files work unchanged.
-const VALUE_OPTIONS: Record<string, readonly string[]> = {
-  "*": ["-c", "--config", "--config-file", "-t", "--thing-name"],
-  install: ["--sha256", "--version", "--signature", "--certificate"],
-};
+const DEFAULT = (COMMANDS as readonly CommandSpec[]).find((c) => c.default)!;
+const NAMES = COMMANDS.map((c) => c.name);
 
-// Positional arguments each command takes.
-const MAX_ARGS: Record<Command, number> = { run: 0, "check-config": 0, status: 0, install: 1, plan: 0, approve: 1, deny: 1, version: 0, help: 0 };
+// A typo is an edit per 3 letters from what was meant (dashes not counted), at least one:
+// "ru" is run, "fish" is no bash.
+const meant = (word: string, known: readonly string[]) => nearest(word, known, Math.max(1, Math.floor(word.replace(/^-+/, "").length / 3)));
 
-export const HELP = `otter — over-the-air update agent
+function unknownCommand(word: string): UsageError {
+  const near = meant(word, NAMES);
+  return new UsageError(near ? `unknown command "${word}"; did you mean ${near}?` : `unknown command "${word}"; commands: ${NAMES.join(", ")}`);
+}
 
-Usage:
-  otter [run] [-c FILE] [-v|-q] [--once [--jitter]] [--json-logs] [-t THING]
-  otter check-config [-c FILE] [--strict]
-  otter status [-c FILE] [--json]
-  otter install URL|PATH --version V [--sha256 HEX] [--signature FILE|BASE64 [--certificate FILE|PEM]] [-c FILE]
-  otter plan [-c FILE] [--json]
-  otter approve ID | otter deny ID [-c FILE]
-  otter --version | --help
+const owners = (flag: Flag) => (COMMANDS as readonly CommandSpec[]).filter((c) => takes(c, flag)).map((c) => c.name);
 
-Commands:
-  run            check for updates and apply them (default); a daemon unless --once
-  check-config   validate the config and print the effective values, secrets masked; exit 2
-                 on what can never work (--strict: on a warning too)
-  status         lock holder, current job and phase, reports waiting, last results
-  install        run the update pipeline on a file given by hand (USB stick, laptop); while
-                 another otter holds the lock, queue it as that otter's next job
-  plan           ask every source once and print what the policy decides, and why; changes nothing
-  approve, deny  approve or deny a pending update by its id (otter status lists them)
+function notFor(word: string, flag: Flag, command: CommandSpec, named: boolean): UsageError {
+  return new UsageError(`${word} is not an option of ${command.name}${named ? "" : ` (no command: ${command.name})`}; it goes with ${owners(flag).join(", ")}`);
+}
 
-Options:
-  -c, --config FILE   config file (default $OTTER_CONFIG, then /etc/otter/otter.ini);
-                      Upparat's --config-file works too
-  -t, --thing-name T  AWS IoT thing name (overrides [broker] thing_name)
-  -v, --verbose       log DEBUG and up
-  -q, --quiet         log ERROR only
-  --once              check once, run what is due, exit with its code
-  --jitter            with --once: first wait a random part of check_jitter (a daemon always does)
-  --json-logs         log JSON lines instead of text
-  --json              machine-readable output (status, plan)
-  --strict            check-config: a warning (an unknown key ...) exits 2 too
+// An option of another command says whose it is; other long options are suggested from
+// those the command takes; a single letter is no typo of anything.
+function unknownOption(word: string, command: CommandSpec | undefined): UsageError {
+  const elsewhere = command && FLAGS.find((f) => spellings(f).includes(word));
+  if (elsewhere) return notFor(word, elsewhere, command, true);
+  const longs = (command ? flagsOf(command) : FLAGS).flatMap(spellings).filter((s) => s.startsWith("--"));
+  const near = word.startsWith("--") ? meant(word, longs) : undefined;
+  const help = command ? `otter ${command.name} --help` : "otter --help";
+  return new UsageError(`unknown option ${word}${command ? ` for ${command.name}` : ""}; ${near ? `did you mean ${near}?` : `see ${help}`}`);
+}
 
-Exit codes: 0 ok or nothing to do, 1 update failed, 2 usage/config error or lock held,
-3 retry later (postponed, waiting for a window, soak or approval), 4 restart requested (run again after the reboot).
-`;
+// The flag `word` names: the command's own first (install's --version V), then the shared
+// ones. Before the command is named, any command's flag without a value is taken and
+// checked against the command once it is known.
+function flagNamed(word: string, command: CommandSpec | undefined): Flag | undefined {
+  if (command) return flagsOf(command).find((f) => spellingsIn(command, f).includes(word));
+  return FLAGS.find((f) => (!f.value || !Array.isArray(f.for)) && spellings(f).includes(word));
+}
 
 /** Parse argv (without node/bun and the script). Throws UsageError naming the bad word. */
 export function parseCli(argv: readonly string[]): Cli {
   const cli: Cli = { command: "run", verbose: false, quiet: false, once: false, jitter: false, jsonLogs: false, json: false, strict: false, args: [], options: {} };
-  let commandSeen = false;
+  let command: CommandSpec | undefined;
+  let help = false;
+  let version = false;
+  const early: [string, Flag][] = []; // flags given before the command
   for (let i = 0; i < argv.length; i++) {
     const word = argv[i]!;
-    const [flag, inline] = word.startsWith("--") && word.includes("=") ? [word.slice(0, word.indexOf("=")), word.slice(word.indexOf("=") + 1)] : [word, undefined];
-    const takesValue = [...VALUE_OPTIONS["*"]!, ...(VALUE_OPTIONS[cli.command] ?? [])].includes(flag);
-    if (takesValue) {
-      const value = inline ?? argv[++i];
-      if (value === undefined || value === "") throw new UsageError(`${flag} needs a value; see otter --help`);
-      if (flag === "-c" || flag === "--config" || flag === "--config-file") cli.config = value;
-      else if (flag === "-t" || flag === "--thing-name") cli.thingName = value;
-      else cli.options[flag.replace(/^--/, "")] = value;
+    if (word.startsWith("-") && word !== "-") {
+      const eq = word.startsWith("--") ? word.indexOf("=") : -1;
+      const [name, inline] = eq > 0 ? [word.slice(0, eq), word.slice(eq + 1)] : [word, undefined];
+      const flag = flagNamed(name, command);
+      if (!flag) throw unknownOption(name, command);
+      if (!command) early.push([name, flag]);
+      let value = "";
+      if (flag.value) {
+        value = inline ?? argv[++i] ?? "";
+        if (value === "") throw new UsageError(`${name} needs a value (${flag.value}); see otter ${command ? `${command.name} ` : ""}--help`);
+        const problem = flag.problem?.(value);
+        if (problem) throw new UsageError(problem);
+      } else if (inline !== undefined) {
+        throw new UsageError(`${name} takes no value, got "${inline}"`);
+      }
+      if (flag.into === "help") help = true;
+      else if (flag.into === "version") version = true;
+      else if (flag.into === "option") cli.options[flag.name.slice(2)] = value;
+      else if (flag.into === "config" || flag.into === "thingName") cli[flag.into] = value;
+      else cli[flag.into] = true;
       continue;
     }
-    switch (flag) {
-      case "-v": case "--verbose": cli.verbose = true; continue;
-      case "-q": case "--quiet": cli.quiet = true; continue;
-      case "--once": cli.once = true; continue;
-      case "--jitter": cli.jitter = true; continue;
-      case "--json-logs": cli.jsonLogs = true; continue;
-      case "--json": cli.json = true; continue;
-      case "--strict": cli.strict = true; continue;
-      case "-V": case "--version": if (!commandSeen) cli.command = "version"; commandSeen = true; continue;
-      case "-h": case "--help": cli.command = "help"; commandSeen = true; continue;
-    }
-    if (word.startsWith("-")) throw new UsageError(`unknown option ${word}; see otter --help`);
-    if (!commandSeen) {
-      if (!(COMMANDS as readonly string[]).includes(word)) throw new UsageError(`unknown command "${word}"; commands: ${COMMANDS.join(", ")}`);
-      cli.command = word as Command;
-      commandSeen = true;
+    if (!command) {
+      command = commandNamed(word);
+      if (!command) throw unknownCommand(word);
       continue;
     }
-    if (cli.args.length >= MAX_ARGS[cli.command]) throw new UsageError(`unexpected argument "${word}" for ${cli.command}; see otter --help`);
+    if (cli.args.length >= command.args.length) throw new UsageError(`unexpected argument "${word}" for ${command.name}; see otter ${command.name} --help`);
     cli.args.push(word);
   }
+  const spec = command ?? DEFAULT;
+  for (const [word, flag] of early) {
+    if (!takes(spec, flag)) throw notFor(word, flag, spec, command !== undefined);
+  }
+  if (help) return { ...cli, command: "help", args: command ? [command.name] : [] };
+  if (version) return { ...cli, command: "version", args: [] };
+  cli.command = spec.name as Command;
   if (cli.verbose && cli.quiet) throw new UsageError("-v and -q contradict each other; pick one");
   if (cli.jitter && !cli.once) throw new UsageError("--jitter goes with --once (a daemon always waits a random part of check_jitter before its first check)");
-  if ((cli.command === "approve" || cli.command === "deny") && !/^[0-9a-f]{8}$/.test(cli.args[0] ?? "")) {
-    throw new UsageError(`otter ${cli.command} needs an approval id (8 hex digits, e.g. 3fa2b4c1), got ${JSON.stringify(cli.args[0] ?? "")}; otter status lists pending ones`);
-  }
-  if (cli.command === "install") {
-    if (cli.args.length !== 1) throw new UsageError("otter install needs the URL or PATH of the file; see otter --help");
-    if (!cli.options.version) throw new UsageError("otter install needs --version V (the version hook confirms it after the restart)");
-    if (cli.options.sha256 !== undefined && !/^[0-9a-fA-F]{64}$/.test(cli.options.sha256)) throw new UsageError(`--sha256: expected 64 hex digits, got "${cli.options.sha256}"`);
+  spec.args.forEach((arg, n) => {
+    const given = cli.args[n];
+    if (given === undefined && arg.required && !arg.problem) throw new UsageError(`otter ${spec.name} needs ${arg.name}${arg.choices ? ` (${arg.choices.join(", ")})` : ""}; see otter ${spec.name} --help`);
+    if (given !== undefined && arg.choices && !arg.choices.includes(given)) {
+      const near = meant(given, arg.choices);
+      throw new UsageError(`otter ${spec.name}: unknown ${arg.name.toLowerCase()} "${given}"; ${near ? `did you mean ${near}?` : `one of: ${arg.choices.join(", ")}`}`);
+    }
+    const problem = (given !== undefined || arg.required) && arg.problem?.(given);
+    if (problem) throw new UsageError(problem);
+  });
+  for (const required of spec.requires ?? []) {
+    const flag = flagsOf(spec).find((f) => f.name === required)!;
+    if (cli.options[required.slice(2)] === undefined) throw new UsageError(`otter ${spec.name} needs ${required} ${flag.value}: ${flag.doc}`);
   }
   return cli;
 }

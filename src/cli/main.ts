@@ -2,15 +2,13 @@
 // with the documented code. Heavy modules are imported only by the commands that need them.
 import { existsSync } from "node:fs";
 import { ConfigError, EXIT, UsageError, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
-import { configureLog, log } from "../base/log.ts";
+import { configureLog, log, say } from "../base/log.ts";
 import { printable } from "../base/printable.ts";
 import { captureError, startSentry, stopSentry } from "../base/sentry.ts";
 import { configProblems, installHookProblem } from "../config/checks.ts";
 import { loadConfig, renderConfig, type Config } from "../config/config.ts";
-import { HELP, parseCli, type Cli } from "./args.ts";
-import pkg from "../../package.json" with { type: "json" };
-
-export const VERSION: string = pkg.version;
+import { parseCli, type Cli } from "./args.ts";
+import { VERSION, versionText } from "./version.ts";
 
 function configPath(cli: Cli): string {
   const path = cli.config ?? process.env.OTTER_CONFIG ?? "/etc/otter/otter.ini";
@@ -59,10 +57,13 @@ const printLine = (line: string) => print(`otter: ${line}\n`);
 async function run(cli: Cli): Promise<ExitCode> {
   switch (cli.command) {
     case "version":
-      process.stdout.write(`otter ${VERSION}\n`);
+      process.stdout.write(versionText());
       return EXIT.ok;
     case "help":
-      process.stdout.write(HELP);
+      process.stdout.write((await import("./help.ts")).helpText(cli.args[0]));
+      return EXIT.ok;
+    case "completion":
+      process.stdout.write((await import("./completion.ts")).bashCompletion());
       return EXIT.ok;
     case "check-config":
       return checkConfig(cli);
@@ -106,7 +107,9 @@ async function main(argv: string[]): Promise<ExitCode> {
     configureLog({ json: cli.jsonLogs, level: cli.verbose ? "DEBUG" : cli.quiet ? "ERROR" : "WARNING" });
     return await run(cli);
   } catch (err) {
-    log.error(describe(err), { code: (err as { code?: string }).code });
+    // A usage error is said to whoever typed the command: one plain line, no timestamp or level.
+    if (err instanceof UsageError) say(describe(err), { code: err.code });
+    else log.error(describe(err), { code: (err as { code?: string }).code });
     // Usage, config and lock errors are the caller's to fix, transient ones pass: only failures go to Sentry.
     if (exitCodeOf(err) === EXIT.failed) captureError(err);
     return exitCodeOf(err);

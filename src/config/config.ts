@@ -4,6 +4,7 @@ import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError } from "../base/errors.ts";
 import { LEVELS, type Level } from "../base/log.ts";
+import { nearest } from "../base/nearest.ts";
 import { IniSyntaxError, parseIni, type IniSections } from "./inifile.ts";
 import { FREE_SECTIONS, SCHEMA, type Kind, type Row, type SchemaRow } from "./schema.ts";
 import { parseWindow } from "./window.ts";
@@ -175,7 +176,7 @@ function readSections(sections: IniSections, file: string, opts: LoadOptions): C
     }
     for (const key of values.keys()) {
       if (known.has(`${section}.${key}`) || defaults.has(key)) continue;
-      const near = closest(key, [...known].filter((k) => k.startsWith(`${section}.`)).map((k) => k.slice(section.length + 1)));
+      const near = nearest(key, [...known].filter((k) => k.startsWith(`${section}.`)).map((k) => k.slice(section.length + 1)));
       warnings.push(`${name}: unknown key [${section}] ${key} ignored${near ? `; did you mean ${near}?` : ""}`);
     }
   }
@@ -185,27 +186,6 @@ function readSections(sections: IniSections, file: string, opts: LoadOptions): C
   if (opts.thingName) config.broker.thing_name = opts.thingName;
   crossCheck(config, name);
   return config;
-}
-
-// The known key a misspelt one is closest to, within 2 edits (retry_intervall → retry_interval).
-function closest(key: string, keys: string[]): string | undefined {
-  let best: { key: string; d: number } | undefined;
-  for (const k of keys) {
-    const d = editDistance(key, k);
-    if (d <= 2 && (!best || d < best.d)) best = { key: k, d };
-  }
-  return best?.key;
-}
-
-// Levenshtein distance, one row at a time.
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    prev = row;
-  }
-  return prev[b.length]!;
 }
 
 function check(file: string, row: Row, text: string): unknown {

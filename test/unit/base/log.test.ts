@@ -1,9 +1,10 @@
-// Log lines: human (timestamp, level), JSON, and journald's (<priority>, no timestamp).
+// Log lines: human (timestamp, level), JSON, and journald's (<priority>, no timestamp);
+// say(), the plain line of a usage error.
 import { afterAll, expect, test } from "bun:test";
 import { closeSync, mkdtempSync, openSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { formatLine, isJournalStream } from "../../../src/base/log.ts";
+import { configureLog, formatLine, isJournalStream, say } from "../../../src/base/log.ts";
 
 const TS = "2026-11-24T02:13:34Z";
 const fields = { job: "release:1.0.0", message: "a b" };
@@ -38,4 +39,24 @@ test("isJournalStream: only the very stream JOURNAL_STREAM names", () => {
   expect(isJournalStream("garbage", fd)).toBe(false);
   closeSync(fd);
   closeSync(other);
+});
+
+test("say: one plain line for a person, journald's error priority, or the JSON line under --json-logs", () => {
+  const lines: string[] = [];
+  const write = (line: string) => lines.push(line);
+  try {
+    configureLog({ json: false, journal: false, write });
+    say('unknown command "x"', { code: "USAGE" });
+    say("otter install: no such file");
+    say("bad \u001b[31m input");
+    configureLog({ json: false, journal: true, write });
+    say("-c needs a value");
+    configureLog({ json: true, journal: false, write });
+    say("-c needs a value", { code: "USAGE" });
+  } finally {
+    // The settings are the process's: stderr again for the tests after this one.
+    configureLog({ json: false, journal: false, write: (line) => process.stderr.write(line + "\n") });
+  }
+  expect(lines.slice(0, 4)).toEqual(['otter: unknown command "x"', "otter install: no such file", "otter: bad \\u001b[31m input", "<3>otter: -c needs a value"]);
+  expect(JSON.parse(lines[4]!)).toEqual({ ts: expect.any(String), level: "ERROR", msg: "-c needs a value", code: "USAGE" });
 });
