@@ -15,6 +15,16 @@ export const EXIT = {
   sourceInvalid: 5, // a source could not be understood (an invalid or refused manifest): needs a person, not a retry
 } as const satisfies Record<string, ExitCode>;
 
+/** What each exit code means, in a line (`otter --help`, the man page); a new code does not compile without one. */
+export const EXIT_DOC: Record<ExitCode, string> = {
+  0: "ok, or nothing to do",
+  1: "an update failed (and was reported as failed)",
+  2: "usage or config error, or another otter holds the lock",
+  3: "retry later: postponed, unreachable, waiting for a window, soak or approval",
+  4: "a restart is pending: run otter again after the reboot",
+  5: "a source could not be understood (a missing or invalid manifest): a person must fix it",
+};
+
 interface Kind {
   transient: boolean;
   exit: ExitCode;

@@ -137,13 +137,6 @@ export const FLAGS: readonly Flag[] = [
   { name: "--version", short: "-V", for: "every", into: "version", doc: "print otter's version and build details" },
 ];
 
-export const EXIT_CODES: readonly [number, string][] = [
-  [0, "ok, or nothing to do"],
-  [1, "an update failed (and was reported as failed)"],
-  [2, "usage or config error, or another otter holds the lock"],
-  [3, "retry later: postponed, unreachable, waiting for a window, soak or approval"],
-  [4, "a restart is pending: run otter again after the reboot"],
-];
 
 /** The command named `name`, if there is one. */
 export const commandNamed = (name: string): CommandSpec | undefined => (COMMANDS as readonly CommandSpec[]).find((c) => c.name === name);

@@ -1,6 +1,7 @@
 // `otter help [COMMAND]` and `otter COMMAND --help`, made from the table in commands.ts;
 // the man page is help2man's reading of the same text plus manCommands() below.
-import { COMMANDS, EXIT_CODES, FLAGS, commandNamed, flagsOf, shadowed, type CommandSpec, type Flag } from "./commands.ts";
+import { EXIT_DOC } from "../base/errors.ts";
+import { COMMANDS, FLAGS, commandNamed, flagsOf, shadowed, type CommandSpec, type Flag } from "./commands.ts";
 
 const WIDTH = 80;
 
@@ -85,7 +86,7 @@ function overview(): string {
     ...shared("every"),
     "",
     "Exit status:",
-    ...table(EXIT_CODES.map(([code, meaning]) => [String(code), meaning])),
+    ...table(Object.entries(EXIT_DOC)),
     "",
   ].join("\n");
 }
