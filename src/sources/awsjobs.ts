@@ -40,6 +40,14 @@ export interface AwsJobsOptions {
   minProgressIntervalMs?: number;
 }
 
+type UpdateBody = { status: string; statusDetails: Record<string, string> } & Record<string, unknown>;
+
+/** Whether an execution already has the status and statusDetails an update would give it. */
+function shows(state: ExecutionState, update: UpdateBody): boolean {
+  const sorted = (d: Record<string, string> = {}) => JSON.stringify(Object.entries(d).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return state.status === update.status && sorted(state.statusDetails) === sorted(update.statusDetails);
+}
+
 function summaries(v: unknown): ExecutionSummary[] {
   return Array.isArray(v) ? v.filter((s) => typeof s?.jobId === "string") : [];
 }
@@ -154,7 +162,7 @@ class AwsJobsSource implements Source {
     const pairs: Record<string, string> = { state: r.state, message: r.message, ...(r.code ? { code: r.code } : {}) };
     for (const [k, v] of Object.entries(r.details ?? {})) if (!(k in pairs)) pairs[k] = v;
     const step = this.config.broker.step_timeout;
-    const body = {
+    const body: UpdateBody = {
       status: r.status,
       statusDetails: sanitize(pairs),
       includeJobExecutionState: true,
@@ -168,17 +176,11 @@ class AwsJobsSource implements Source {
     }
   }
 
-  private async update(r: Report, body: Record<string, unknown>, mayRetry: boolean): Promise<Delivery> {
+  private async update(r: Report, body: UpdateBody, mayRetry: boolean): Promise<Delivery> {
     const version = this.versions.get(r.jobId);
     const a = await this.request(this.jobTopic(r.jobId, "update"), { ...body, ...(version ? { expectedVersion: version } : {}) });
     const state = a.body.executionState as ExecutionState | undefined;
-    if (a.accepted) {
-      if (state?.versionNumber) this.versions.set(r.jobId, state.versionNumber);
-      // A job resumed from the journal after a restart was never offered here: watch it now.
-      if (r.status === "IN_PROGRESS") this.active.set(r.jobId, "IN_PROGRESS");
-      if (r.status !== "IN_PROGRESS") this.forget(r.jobId);
-      return "acknowledged";
-    }
+    if (a.accepted) return this.acknowledged(r, state);
     const code = a.body.code;
     const ended = code === "InvalidStateTransition" || code === "TerminalStateReached" || code === "ResourceNotFound" || (state && TERMINAL.includes(state.status));
     if (ended) {
@@ -187,15 +189,29 @@ class AwsJobsSource implements Source {
       this.forget(r.jobId);
       return "already-terminal";
     }
+    if (code === "VersionMismatch" && state?.versionNumber && shows(state, body)) {
+      // An earlier copy of this very update got through and only its answer was lost (the
+      // broker went down in between): sent again, it would be recorded twice.
+      log.info("update already recorded on AWS (its answer was lost); not sent again", { job: r.jobId, state: r.state });
+      return this.acknowledged(r, state);
+    }
     if (code === "VersionMismatch" && state?.versionNumber) {
-      // The execution moved on without us seeing it: an earlier update whose answer a lost
-      // connection swallowed, or another agent with this thing name. Say so, take the
-      // current version and send once more.
+      // The execution moved on without us seeing it: another agent with this thing name, or
+      // an earlier update whose answer was lost and that a later one replaced. Say so, take
+      // the current version and send once more.
       log.warn("job execution version moved on (a lost answer, or another agent on this thing?)", { job: r.jobId, expected: version, current: state.versionNumber });
       this.versions.set(r.jobId, state.versionNumber);
       if (mayRetry) return this.update(r, body, false);
     }
     throw this.failure(a, `the ${r.status} update of job ${r.jobId}`);
+  }
+
+  private acknowledged(r: Report, state: ExecutionState | undefined): Delivery {
+    if (state?.versionNumber) this.versions.set(r.jobId, state.versionNumber);
+    // A job resumed from the journal after a restart was never offered here: watch it now.
+    if (r.status === "IN_PROGRESS") this.active.set(r.jobId, "IN_PROGRESS");
+    if (r.status !== "IN_PROGRESS") this.forget(r.jobId);
+    return "acknowledged";
   }
 
   /** Repeated IN_PROGRESS updates of one state (progress) wait out the interval after the last answer. */

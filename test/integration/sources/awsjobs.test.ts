@@ -194,6 +194,23 @@ describe("AWS jobs source", () => {
     expect(svc.emu.execution("upparat_version", thing)!.updates.map((u) => u.outcome)).toEqual(["accepted", "VersionMismatch", "accepted"]);
   });
 
+  test("an update whose answer was lost, sent again, is not recorded twice: VersionMismatch with our own state is its acknowledgement", async () => {
+    const { thing, src } = await source();
+    svc.emu.createJob({ jobId: "upparat_lost_answer", document: doc(), things: [thing] });
+    await src.check();
+    // The first copy as it reached AWS before a broker restart swallowed its answer.
+    const first = await mqtt.connectAsync(svc.broker.url);
+    const details = { state: "installation_start", message: "installing version 2.0.0" };
+    await first.publishAsync(`$aws/things/${thing}/jobs/upparat_lost_answer/update`, JSON.stringify({ status: "IN_PROGRESS", statusDetails: details, expectedVersion: 1 }), { qos: 1 });
+    await svc.emu.until(() => svc.emu.execution("upparat_lost_answer", thing)!.versionNumber === 2);
+    await first.endAsync();
+    expect(await src.report(report("upparat_lost_answer", "IN_PROGRESS", details.state, details.message))).toBe("acknowledged");
+    expect(svc.emu.execution("upparat_lost_answer", thing)!.updates.map((u) => u.outcome)).toEqual(["accepted", "VersionMismatch"]);
+    // The version it learnt from the rejection goes with the next update.
+    expect(await src.report(report("upparat_lost_answer", "SUCCEEDED", "complete_ready", "done"))).toBe("acknowledged");
+    expect(svc.emu.execution("upparat_lost_answer", thing)!.updates.map((u) => u.outcome)).toEqual(["accepted", "VersionMismatch", "accepted"]);
+  });
+
   test("a forced cancel while IN_PROGRESS is seen; later reports are already-terminal", async () => {
     const { thing, src, events } = await source();
     svc.emu.createJob({ jobId: "upparat_cancel", document: doc(), things: [thing] });
