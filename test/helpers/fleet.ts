@@ -78,6 +78,8 @@ export interface FleetStats {
   idlePssMiB?: number;
   /** with idleMs: CPU seconds per second per daemon while idle (median, max) and the fleet's total */
   idleCpu?: { median: number; max: number; total: number };
+  /** with idleMs, the baseline measured alongside: a bare Bun process that only waits */
+  bareBun?: { rssMiB: number; cpu: number };
   outageMs: number;
 }
 
@@ -224,20 +226,24 @@ export async function fleet(o: FleetOptions): Promise<FleetStats> {
     const rolloutS = all ? (last - created) / 1000 : NaN;
     say(all ? `all ${n} SUCCEEDED in ${rolloutS.toFixed(1)} s` : `gave up after ${deadline / 1000} s`);
 
-    let idle: Pick<FleetStats, "idleRssMiB" | "idlePssMiB" | "idleCpu"> = {};
+    let idle: Pick<FleetStats, "idleRssMiB" | "idlePssMiB" | "idleCpu" | "bareBun"> = {};
     if (o.idleMs) {
+      const bare = Bun.spawn([process.execPath, "-e", "setInterval(() => {}, 1 << 30)"], { stdin: "ignore", stdout: "ignore", stderr: "ignore" });
       await Bun.sleep(3000); // the last reports and checks settle
       const pids = daemons.map((d) => d.proc.pid);
-      const before = pids.map(cpuTicks);
+      const before = [...pids, bare.pid].map(cpuTicks);
       const t0 = performance.now();
       await Bun.sleep(o.idleMs);
       const seconds = (performance.now() - t0) / 1000;
-      const cpu = pids.map((pid, i) => (cpuTicks(pid) - before[i]!) / 100 / seconds);
+      const cpu = [...pids, bare.pid].map((pid, i) => (cpuTicks(pid) - before[i]!) / 100 / seconds);
+      const bareCpu = cpu.pop()!;
       idle = {
         idleRssMiB: spread(pids.map((p) => memoryKiB(p, "status", "VmRSS"))).median / 1024,
         idlePssMiB: spread(pids.map((p) => memoryKiB(p, "smaps_rollup", "Pss"))).median / 1024,
         idleCpu: { median: spread(cpu).median, max: spread(cpu).max, total: cpu.reduce((a, b) => a + b, 0) },
+        bareBun: { rssMiB: memoryKiB(bare.pid, "status", "VmRSS") / 1024, cpu: bareCpu },
       };
+      bare.kill("SIGKILL");
     }
 
     // Stopped like systemd stops them: each delivers what it still has queued first.
