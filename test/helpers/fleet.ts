@@ -25,7 +25,8 @@ export interface FleetOptions {
   minuteMs?: number;
   /** UpdateJobExecution requests a second before RequestThrottled, the whole fleet together */
   updatesPerSecond?: number;
-  /** the broker is killed once this many executions have SUCCEEDED; default a sixth of the fleet */
+  /** the broker is killed once this many executions have SUCCEEDED (default a sixth of the
+   * fleet) while a twentieth of the fleet is downloading */
   restartAfter?: number;
   /** how long the broker stays down */
   outageMs?: number;
@@ -81,6 +82,8 @@ export interface FleetStats {
   /** with idleMs, the baseline measured alongside: a bare Bun process that only waits */
   bareBun?: { rssMiB: number; cpu: number };
   outageMs: number;
+  /** where the executions were when the broker was killed: status or statusDetails.state → count */
+  atKill: Record<string, number>;
 }
 
 const EXPECTED = ["download_start", "installation_start", "reboot_start", "complete_ready"];
@@ -174,7 +177,7 @@ export async function fleet(o: FleetOptions): Promise<FleetStats> {
   // The rig's hooks install the file as the device's version file: its first line is the version.
   const image = new TextEncoder().encode("2.0.0".padEnd(o.imageBytes ?? 256 * 1024, "\n"));
   server.files.set("/image.bin", image);
-  server.slow("/image.bin", 16 * 1024, (16 * 1024 * 1000) / (o.bytesPerSecond ?? 128 * 1024));
+  server.slow("/image.bin", 16 * 1024, (16 * 1024 * 1000) / (o.bytesPerSecond ?? 32 * 1024));
   const run = `${process.pid}`;
   const daemons: Daemon[] = [];
   try {
@@ -209,10 +212,17 @@ export async function fleet(o: FleetOptions): Promise<FleetStats> {
     emu.createJob({ jobId: "upparat_fleet", document, groups: ["fleet"], jobExecutionsRolloutConfig: { maximumPerMinute: o.perMinute ?? Math.ceil(n / 3) } });
     const succeeded = () => emu.listExecutions("upparat_fleet").filter((e) => e.status === "SUCCEEDED");
 
+    const downloading = () => emu.listExecutions("upparat_fleet").filter((e) => e.status === "IN_PROGRESS" && /^download_/.test(e.statusDetails?.state ?? "")).length;
     const restartAfter = o.restartAfter ?? Math.max(1, Math.floor(n / 6));
     const deadline = o.deadlineMs ?? 600_000;
-    if (!(await until(() => succeeded().length >= restartAfter, deadline))) throw new Error(`only ${succeeded().length} of ${n} SUCCEEDED within ${deadline / 1000} s, before the broker restart`);
-    say(`${succeeded().length} SUCCEEDED, ${emu.listExecutions("upparat_fleet").length} reached: broker SIGKILLed`);
+    const midway = () => succeeded().length >= restartAfter && downloading() >= Math.max(1, Math.floor(n / 20));
+    if (!(await until(midway, deadline))) throw new Error(`${succeeded().length} of ${n} SUCCEEDED and ${downloading()} downloading after ${deadline / 1000} s: no moment for the broker restart`);
+    const atKill: Record<string, number> = { "not reached": n - emu.listExecutions("upparat_fleet").length };
+    for (const e of emu.listExecutions("upparat_fleet")) {
+      const where = e.status === "IN_PROGRESS" ? (e.statusDetails?.state ?? "IN_PROGRESS") : e.status;
+      atKill[where] = (atKill[where] ?? 0) + 1;
+    }
+    say(`broker SIGKILLed with executions at ${JSON.stringify(atKill)}`);
     const killedAt = Date.now();
     await broker.kill();
     await Bun.sleep(outageMs);
@@ -286,6 +296,7 @@ export async function fleet(o: FleetOptions): Promise<FleetStats> {
       rangeGets: gets.filter((r) => r.range).length,
       ...idle,
       outageMs,
+      atKill,
     };
   } finally {
     await stopAll(daemons);

@@ -16,7 +16,7 @@ const DEVICES = 50;
 
 test(`${DEVICES} daemons, a broker restart mid-rollout: all SUCCEEDED, no report lost or doubled, reconnects spread`, async () => {
   const s = await fleet({ devices: DEVICES, perMinute: 25, minuteMs: 8000, updatesPerSecond: 10, deadlineMs: 150_000 });
-  console.log(`fleet: ${DEVICES} daemons in ${s.rolloutS.toFixed(1)} s; ${s.throttled} updates throttled; `
+  console.log(`fleet: ${DEVICES} daemons in ${s.rolloutS.toFixed(1)} s, the broker killed with executions at ${JSON.stringify(s.atKill)}; ${s.throttled} updates throttled; `
     + `at most ${s.maxPer100ms} reconnects due in any 100 ms, ${s.peakConnectsPerSecond.afterRestart} connects in the broker's busiest second after the restart; `
     + `per device the service received ${s.received.min}-${s.received.max} and sent ${s.sent.min}-${s.sent.max} messages`);
   expect(s.notSucceeded).toEqual([]);
