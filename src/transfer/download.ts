@@ -1,12 +1,13 @@
-// The downloader: streams a URL into a part file, hashing (native sha256) as bytes arrive,
-// with flat memory. Resumes with Range + If-Range and accepts only a 206 whose
-// Content-Range starts where it asked with the total it knows (undici's retry-handler
-// rule); anything else restarts cleanly from zero. Retries network failures by the rule of
+// The downloader: streams a URL into a part file, hashing (native sha256) as bytes arrive
+// while the part writer (writer.ts) writes them beside the stream, with flat memory.
+// Resumes with Range + If-Range and accepts only a 206 whose Content-Range starts where it
+// asked with the total it knows (undici's retry-handler rule); anything else restarts
+// cleanly from zero. Retries network failures by the rule of
 // base/backoff.ts (1-2 s after progress, else full-jitter backoff), bounded by max_attempts
 // (attempts without progress in a row), a low-speed floor, and the data budget (bytes
 // fetched per job, kept in the journal through ResumePoint). Local storage faults are not
 // retried here: they pause the job (StorageUnavailable).
-import { closeSync, fsyncSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fsyncSync, unlinkSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseContentRange, retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
@@ -52,10 +53,13 @@ async function transfer(req: DownloadRequest, t: Transport | undefined, local: s
     checkSpace(req, p);
     if (local !== undefined) await copyLocal(req, p, local);
     else await fetchLoop(req, p, t!);
+    await written(req, p);
     await settled(p);
     fsyncSync(p.fd);
     p.checkpointed = p.offset;
   } finally {
+    // no write or fsync may outlive the descriptor (its number could be reused)
+    await p.writer.idle();
     await p.syncing?.catch(() => {});
     closeSync(p.fd);
   }
@@ -104,13 +108,14 @@ async function copyLocal(req: DownloadRequest, p: Part, path: string): Promise<v
   restart(p, "local copy");
   const src = await openRegularFile(path, (why) => new DownloadHttp(why));
   try {
-    const buf = Buffer.allocUnsafe(2 ** 20);
     for (;;) {
       if (req.signal?.aborted) throw new Cancelled("download cancelled");
+      // a fresh buffer each time: the writer holds it until it is written, then frees it
+      const buf = Buffer.allocUnsafeSlow(2 ** 20);
       const { bytesRead } = await src.read(buf, 0, buf.length, p.offset);
       if (bytesRead === 0) break;
       p.fetched += bytesRead;
-      await accept(req, p, buf.subarray(0, bytesRead));
+      await accept(req, p, buf.subarray(0, bytesRead), true);
     }
   } finally {
     await src.close();
@@ -138,7 +143,8 @@ async function fetchLoop(req: DownloadRequest, p: Part, t: Transport): Promise<v
       if (outcome !== "restart") url = outcome.url;
       continue; // restart or fresh URL: go again at once
     } catch (err) {
-      failure = classify(err, req, url, p.fetched - fetchedBefore);
+      // a failed write is the cause, whatever the stream then said
+      failure = classify(p.writer.failure ?? err, req, url, p.fetched - fetchedBefore);
     }
     const progressed = p.fetched - fetchedBefore >= PROGRESS_BYTES || (req.expectedSize !== undefined && p.offset === req.expectedSize);
     // Only the network may heal within a job; other errors go to the caller at once.
@@ -193,7 +199,7 @@ async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: st
     try {
       for await (const chunk of res.body) {
         p.fetched += chunk.length;
-        await accept(req, p, chunk);
+        await accept(req, p, chunk, res.chunksOwned === true);
       }
     } catch (err) {
       // A body cut exactly at the expected size is complete; the digest decides. Only a
@@ -209,6 +215,8 @@ async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: st
   } finally {
     guard.stop();
     req.signal?.removeEventListener("abort", onAbort);
+    // the next attempt (or a restart) starts from what is in the file
+    await p.writer.idle();
   }
 }
 
@@ -275,8 +283,9 @@ async function refresh(req: DownloadRequest, p: Part): Promise<string> {
   return req.refreshUrl!();
 }
 
-// Write one chunk at the current offset, hash it, and checkpoint / report / throttle.
-async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array): Promise<void> {
+// Hash one chunk and hand it to the writer at the current offset (`owned`: see
+// PartWriter.push), then checkpoint / report / throttle.
+async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array, owned: boolean): Promise<void> {
   const o = req.options;
   if (p.syncError) throw p.syncError;
   const end = p.offset + chunk.length;
@@ -285,23 +294,32 @@ async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array): Promise
   if (declared !== undefined && end > declared) throw new DownloadTooLarge(`${redact(req.url)} is larger than the declared size ${declared}`);
   if (end > o.max_file_size) throw new DownloadTooLarge(`${redact(req.url)} sent more than max_file_size ${o.max_file_size} bytes`);
   checkBudget(req, p, 0);
-  try {
-    writeSync(p.fd, chunk, 0, chunk.length, p.offset);
-  } catch (err) {
-    throw storageError(err, req.partPath) ?? err;
-  }
   p.hash.update(chunk);
+  p.writer.push(chunk, owned);
+  if (p.writer.failure) throw writeFailure(req, p);
   p.offset = end;
   p.refreshed = false;
   const now = monotonicMs();
-  if (!p.syncing && (end - p.checkpointed >= o.sync_interval || now - p.checkpointAt >= CHECKPOINT_MS)) checkpoint(req, p);
+  if (!p.syncing && (p.writer.written - p.checkpointed >= o.sync_interval || now - p.checkpointAt >= CHECKPOINT_MS)) checkpoint(req, p);
   if (p.syncing && end - p.checkpointed >= 1.5 * o.sync_interval) await settled(p);
+  if (p.writer.full) await p.writer.room();
   if (req.onProgress && now - p.progressAt >= 1000) {
     req.onProgress({ bytes: end, total: req.expectedSize ?? p.total ?? p.hint, bytesPerSecond: ((end - p.progressBytes) * 1000) / (now - p.progressAt) });
     p.progressAt = now;
     p.progressBytes = end;
   }
   if (o.bandwidth_limit > 0) await throttle(p, chunk.length, o.bandwidth_limit, req.signal);
+}
+
+// Everything accepted is in the file, or the write's failure is thrown.
+async function written(req: DownloadRequest, p: Part): Promise<void> {
+  await p.writer.idle();
+  if (p.writer.failure) throw writeFailure(req, p);
+}
+
+// What a failed write throws: disk full or read-only is a pause (StorageUnavailable).
+function writeFailure(req: DownloadRequest, p: Part): unknown {
+  return storageError(p.writer.failure, req.partPath) ?? p.writer.failure;
 }
 
 /** Map anything thrown during an attempt (which got `received` body bytes) to an OtterError. */

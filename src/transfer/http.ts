@@ -31,6 +31,14 @@ export interface HttpResponse {
   /** lower-case names */
   headers: Record<string, string | string[] | undefined>;
   body: AsyncIterable<Uint8Array>;
+  /**
+   * The body's chunks are the reader's own, to keep, free or read at its own pace (Bun's
+   * fetch: each a fresh buffer). Not undici's: its chunks are views of buffers it may still
+   * hold, and a body left unread while the server closes the connection throws an
+   * uncatchable assertion (undici 7, nodejs/undici#5360; fixed in undici 8, which needs
+   * Node >= 22.19), so its reader must take each chunk at once.
+   */
+  chunksOwned?: boolean;
   /** drop the body unread (closes the connection) */
   discard(): void;
 }
@@ -184,6 +192,7 @@ function bunTransport(opts: Options, ca: Tls, withCert: Tls): Engine {
         statusCode: res.status,
         headers: Object.fromEntries(res.headers),
         body: body(),
+        chunksOwned: true,
         discard() {
           done();
           reader?.cancel().catch(() => {});
