@@ -174,6 +174,10 @@ export const handlers: { [S in Exclude<State, "done">]: Handler } = {
     if (opensAt !== undefined) {
       throw new WindowClosed(`outside the update window "${ctx.config.policy.window}"; the install waits until ${formatTime(opensAt)}`, opensAt);
     }
+    // A TUF target installs only while its channel, refreshed now, still signs it: the
+    // metadata the download began with may have expired since (sources/tuf.ts). Not once the
+    // hook has run: an install begun is finished.
+    if (job.offer.source === "tuf" && !job.hooks.install) await (await import("../sources/tuf.ts")).recheckTufOffer(ctx.config, job.offer);
     // Verified by this process, whatever a killed one left on disk.
     const artifact = await installable(ctx.config, job);
     if (artifact === "lost") return "lost";

@@ -55,7 +55,7 @@ const KINDS = {
   DENIED: { transient: false, exit: EXIT.failed, state: "denied", doc: "refused with `otter deny`" },
   DOWNGRADE_REFUSED: { transient: false, exit: EXIT.failed, state: "downgrade_refused", doc: "anti-rollback: the offer is older than the running version (or than the newest this device accepted from its channel) and no operator forced it" },
   TUF_EXPIRED: { transient: true, exit: EXIT.retryLater, doc: "a TUF channel's signed metadata has expired (a freeze, or the repository stopped signing): nothing from it installs until fresh metadata comes" },
-  TUF_REFUSED: { transient: false, exit: EXIT.failed, doc: "a TUF channel's metadata was refused (bad or too few signatures, a rollback, mix-and-match, a revoked key), or its target is not one otter can use" },
+  TUF_REFUSED: { transient: false, exit: EXIT.failed, state: "verification_failed", doc: "a TUF channel's metadata was refused (bad or too few signatures, a rollback, mix-and-match, a revoked key), or its target is not one otter can use; before install: the channel no longer signs the downloaded target as offered" },
   HOOK_FAILED: { transient: false, exit: EXIT.failed, doc: "a hook exited non-zero (not 3), was killed, or could not be started" },
   HOOK_TIMEOUT: { transient: false, exit: EXIT.failed, doc: "a hook ran past its timeout; its process group was killed" },
   HOOK_RETRIES_EXHAUSTED: { transient: false, exit: EXIT.failed, doc: "a hook kept exiting 3 (retry later) for max_retries runs" },

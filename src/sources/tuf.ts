@@ -9,11 +9,11 @@ import { OtterError, TufRefused, describe } from "../base/errors.ts";
 import { tufUrl, type Config } from "../config/config.ts";
 import { credentialOrigins } from "../transfer/credentials.ts";
 import { withTransport } from "../transfer/http.ts";
-import type { ChannelResult } from "./source.ts";
+import type { ChannelResult, Offer } from "./source.ts";
 import { FieldError } from "./offerfields.ts";
 import { refreshRepository } from "./tufclient.ts";
 import { recordHealth, reportFreezes } from "./tufhealth.ts";
-import { targetPath, tufOffer } from "./tufoffer.ts";
+import { targetChange, targetPath, tufOffer } from "./tufoffer.ts";
 import { openStore, repoDir } from "./tufstore.ts";
 
 /** Where a repository's target files are: [tuf] targets_url, else `targets/` beside the metadata. */
@@ -43,6 +43,23 @@ export async function checkTufChannels(config: Config, channels: [string, string
   });
   if (!dryRun) await reportFreezes(config, recordHealth(config, results));
   return channels.map(([name]) => results.get(name)!);
+}
+
+/**
+ * Before a TUF offer installs: its channel, refreshed now, must still sign this very target.
+ * The refresh is an update cycle of its own (TUF 5.1 judges expiry at a cycle's start, and a
+ * job outlives the cycle it began in: a long download, a closed window, a reboot). Expired
+ * metadata (TUF_EXPIRED) or an unreachable repository pauses the job; refused metadata, or a
+ * target signed otherwise now or no more, ends it (TUF_REFUSED).
+ */
+export async function recheckTufOffer(config: Config, offer: Offer): Promise<void> {
+  const channel = offer.channel ?? "";
+  const url = config.channels[channel];
+  if (!url || !tufUrl(url)) throw new TufRefused(`${offer.id}: channel ${channel} is no longer a TUF channel in the config; not installed`);
+  const [r] = await checkTufChannels(config, [[channel, url]]);
+  if ("error" in r!) throw r.error;
+  const change = targetChange(offer, "offer" in r! ? r.offer : undefined, targetPath(channel, config.tuf.target));
+  if (change) throw new TufRefused(`channel ${channel} (${url}): ${change}; not installed`);
 }
 
 // The channel's target, if the verified metadata names one, as an offer.

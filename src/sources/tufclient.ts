@@ -87,7 +87,9 @@ function classify(err: unknown, what: string, unreachable: OtterError | undefine
   if (err instanceof OtterError) return err;
   const text = describe(err);
   if (err instanceof ExpiredMetadataError || /ExpiredMetadataError|is expired/.test(text)) {
-    return new TufExpired(`${what}: signed metadata expired (${text.replace(/^.*ExpiredMetadataError: /, "")}): nothing from it installs until the repository signs fresh metadata (a freeze, or a stalled repository)`, { cause: err });
+    // tuf-js's own words name the file ("Final timestamp.json is expired"), under its wrappers.
+    const which = /(?:Final )?[\w.%-]+\.json is expired/.exec(text)?.[0] ?? text;
+    return new TufExpired(`${what}: signed metadata expired (${which}): nothing from it installs until the repository signs fresh metadata (a freeze, or a stalled repository)`, { cause: err });
   }
   return new TufRefused(`${what}: metadata refused: ${text}`, { cause: err });
 }

@@ -37,3 +37,14 @@ export function tufOffer(channel: string, target: VerifiedTarget, targetsUrl: st
   const fields = offerFields(doc);
   return { ...fields, id: `${channel}:${fields.version}:${fields.sha256!.slice(0, 12)}`, source: "tuf", channel };
 }
+
+// The claims a job installs by: the file and everything signed about it (the URL is otter's, from [tuf] targets_url).
+const CLAIMS = ["version", "sha256", "size", "boards", "meta", "force", "archive", "signature"] as const;
+
+/** How the target a channel signs now differs from the offer a job was made of; undefined: the same. */
+export function targetChange(was: Offer, now: Offer | undefined, path: string): string | undefined {
+  if (!now) return `the repository no longer names ${path}`;
+  const changed = CLAIMS.filter((c) => JSON.stringify(was[c]) !== JSON.stringify(now[c]));
+  if (!changed.length) return undefined;
+  return `${path} is signed now as version ${now.version} (${now.id}), not as this job's ${was.version} (${was.id}): ${changed.join(", ")} changed`;
+}
