@@ -2,6 +2,7 @@
 // the running image, pending approvals and the last results. Reads state_dir; takes no
 // lock, changes nothing.
 import { lockOwner } from "../base/lock.ts";
+import { stillRunning } from "../base/proc.ts";
 import type { Config } from "../config/config.ts";
 import { describeQueued } from "../sources/manual.ts";
 import { isFreeze } from "../sources/source.ts";
@@ -65,7 +66,9 @@ export function formatStatus(s: ReturnType<typeof statusOf>): string {
   for (const p of s.sourceProblems) lines.push(`${isFreeze(p) ? "frozen" : "source problem"}: ${p.where} since ${p.since} (${p.code}): ${p.message}`);
   const w = s.running;
   const reflashed = w.reflashes ? ` (after ${w.reflashes} reflash${w.reflashes > 1 ? "es" : ""} in a row)` : "";
-  if (w.workloadRunning || w.workloadDied) lines.push(`workload: ${w.workloadDied ? "died" : w.workloadProcess ? `running (pid ${w.workloadProcess.pid})` : "to be started"}${reflashed}`);
+  // A workload recorded before a power cut (another boot) is not running, whatever has its pid now.
+  const alive = w.workloadProcess && stillRunning(w.workloadProcess);
+  if (w.workloadRunning || w.workloadDied) lines.push(`workload: ${w.workloadDied ? "died" : alive ? `running (pid ${w.workloadProcess!.pid})` : "to be started"}${reflashed}`);
   for (const p of s.pendingApprovals) {
     const auto = p.autoApproveAt === null ? "" : `, auto-approved at ${new Date(p.autoApproveAt).toISOString()} unless denied`;
     lines.push(`pending approval: ${p.id} since ${new Date(p.since).toISOString()}${auto}: otter approve ${p.id} | otter deny ${p.id}`);

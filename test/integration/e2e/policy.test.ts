@@ -392,6 +392,7 @@ describe("supervised workload", () => {
     const r = rig();
     const left = await workloadLeft(r);
     expect(isAlive(left)).toBe(true); // its own session: it outlives otter
+    expect((await r.run(["status"])).stdout).toContain(`workload: running (pid ${left})`);
     daemon(r);
     await waitFor(() => workloadPid(r) !== undefined && workloadPid(r) !== left, 20_000, "a new workload");
     expect(await diesWithin(left)).toBe(true);
@@ -406,6 +407,7 @@ describe("supervised workload", () => {
     r.editJournal(({ running }) => {
       running.workloadProcess.bootId = OTHER_BOOT;
     });
+    expect((await r.run(["status"])).stdout).toContain("workload: to be started");
     const { out } = daemon(r);
     // the leftover is dealt with before the new workload starts
     await waitFor(() => workloadPid(r) !== undefined && workloadPid(r) !== left, 20_000, "a new workload");
