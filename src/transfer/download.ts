@@ -199,7 +199,8 @@ async function attempt(req: DownloadRequest, p: Part, t: Transport, startUrl: st
     try {
       for await (const chunk of res.body) {
         p.fetched += chunk.length;
-        await accept(req, p, chunk, res.chunksOwned === true);
+        const wait = accept(req, p, chunk, res.chunksOwned === true);
+        if (wait) await wait;
       }
     } catch (err) {
       // A body cut exactly at the expected size is complete; the digest decides. Only a
@@ -284,8 +285,9 @@ async function refresh(req: DownloadRequest, p: Part): Promise<string> {
 }
 
 // Hash one chunk and hand it to the writer at the current offset (`owned`: see
-// PartWriter.push), then checkpoint / report / throttle.
-async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array, owned: boolean): Promise<void> {
+// PartWriter.push), checkpoint and report; what the stream must wait for before its next
+// chunk, if anything (most chunks: nothing, so no promise is made for them).
+function accept(req: DownloadRequest, p: Part, chunk: Uint8Array, owned: boolean): Promise<void> | undefined {
   const o = req.options;
   if (p.syncError) throw p.syncError;
   const end = p.offset + chunk.length;
@@ -301,14 +303,21 @@ async function accept(req: DownloadRequest, p: Part, chunk: Uint8Array, owned: b
   p.refreshed = false;
   const now = monotonicMs();
   if (!p.syncing && (p.writer.written - p.checkpointed >= o.sync_interval || now - p.checkpointAt >= CHECKPOINT_MS)) checkpoint(req, p);
-  if (p.syncing && end - p.checkpointed >= 1.5 * o.sync_interval) await settled(p);
-  if (p.writer.full) await p.writer.room();
   if (req.onProgress && now - p.progressAt >= 1000) {
     req.onProgress({ bytes: end, total: req.expectedSize ?? p.total ?? p.hint, bytesPerSecond: ((end - p.progressBytes) * 1000) / (now - p.progressAt) });
     p.progressAt = now;
     p.progressBytes = end;
   }
-  if (o.bandwidth_limit > 0) await throttle(p, chunk.length, o.bandwidth_limit, req.signal);
+  const unsynced = p.syncing !== undefined && end - p.checkpointed >= 1.5 * o.sync_interval;
+  if (unsynced || p.writer.full || o.bandwidth_limit > 0) return pace(req, p, chunk.length, unsynced);
+  return undefined;
+}
+
+// The waits before the next chunk: the fsync bound (unsynced), the writer's queue, the bandwidth cap.
+async function pace(req: DownloadRequest, p: Part, n: number, unsynced: boolean): Promise<void> {
+  if (unsynced) await settled(p);
+  if (p.writer.full) await p.writer.room();
+  if (req.options.bandwidth_limit > 0) await throttle(p, n, req.options.bandwidth_limit, req.signal);
 }
 
 // Everything accepted is in the file, or the write's failure is thrown.

@@ -331,6 +331,17 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(wrong).toEqual([]);
   });
 
+  test("bandwidth_limit paces the download: 3 MiB at 1 MiB/s takes about 3 s, not less", async () => {
+    // undici 7 throws an uncatchable assertion when the server closes while the body waits on
+    // the cap (nodejs/undici#5360): seen on main's code too; the node bundle's known risk
+    if (engine === "undici") return void console.log("skipped for undici: a body paced by the cap trips nodejs/undici#5360 when the server closes");
+    const s = await serve((_, r) => r.serve(FILE, { etag: '"v1"' }));
+    const started = performance.now();
+    const res = await download(request(`${s.url}/f`, { options: options("bandwidth_limit = 1M") }));
+    expect(res.sha256).toBe(SHA);
+    expect(performance.now() - started).toBeGreaterThan(2500); // a lower bound only: load makes it slower, never faster
+  }, 30_000);
+
   test("a wrong digest deletes the part file", async () => {
     const s = await serve((_, r) => r.serve(FILE));
     const req = request(`${s.url}/f`, { sha256: "0".repeat(64) });
