@@ -1,6 +1,7 @@
 // Runs one hook as Upparat's contract and a fleet need: argv without a shell, in its own
 // process group (setsid), with a timeout and cancellation that end the whole group
-// (SIGTERM, then SIGKILL after a grace period), keeping only the last lines of output.
+// (SIGTERM, then SIGKILL after a grace period; the result comes once no process of the
+// group runs), keeping only the last lines of output.
 //
 // On a normal exit nothing is killed: a restart hook may legitimately leave a service
 // running (Upparat does not kill either). If such a leftover keeps our stdout/stderr pipe
@@ -14,8 +15,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { HookFailed } from "../base/errors.ts";
 import { LineTail } from "../base/lines.ts";
-import { signalGroup } from "../base/proc.ts";
-import { sleep } from "../base/sleep.ts";
+import { stopGroup } from "../base/proc.ts";
 
 export interface HookRun {
   /** "version" | "download" | "install" | "restart" | "ready" | "rollback" (for logs) */
@@ -59,7 +59,6 @@ export interface HookResult {
 
 const KEEP_LINES = 10;
 const DRAIN_MS = 500;
-const POLL_MS = 20;
 // setTimeout fires at once for delays beyond 2^31-1 ms.
 const MAX_DELAY = 2 ** 31 - 1;
 
@@ -99,7 +98,7 @@ export async function runHook(run: HookRun): Promise<HookResult> {
     if (exited || ending || child.pid === undefined) return;
     flags[why] = true;
     beforeStop = [...both];
-    ending = endGroup(child.pid, run.killGraceMs, () => exited);
+    ending = stopGroup(child.pid, run.killGraceMs);
   };
   const timer = setTimeout(() => stop("timedOut"), Math.min(run.timeoutMs, MAX_DELAY));
   const onAbort = () => stop("cancelled");
@@ -133,18 +132,6 @@ function exitOf(child: ChildProcess, run: HookRun, onExit: () => void) {
       resolve({ code, signal });
     });
   });
-}
-
-// SIGTERM the group; SIGKILL it after the grace period unless the hook exited and the
-// group emptied by then. Waits for the hook's exit is the caller's job.
-async function endGroup(pgid: number, graceMs: number, hookExited: () => boolean): Promise<void> {
-  signalGroup(pgid, "SIGTERM");
-  const deadline = performance.now() + graceMs;
-  while (performance.now() < deadline) {
-    if (hookExited() && !signalGroup(pgid, 0)) return;
-    await sleep(Math.min(POLL_MS, deadline - performance.now()));
-  }
-  signalGroup(pgid, "SIGKILL");
 }
 
 function closed(stream: NodeJS.ReadableStream): Promise<void> {

@@ -93,7 +93,9 @@ async function groupGone(pgid: number, ms: number): Promise<boolean> {
   return !groupRunning(pgid);
 }
 
-/** TERM a process group, then KILL what is left after graceMs (also for an orphaned group). */
+/** TERM a process group, then KILL what is left after graceMs (also for an orphaned group).
+ *  Resolves once no process of it runs: a killed process holds its files and locks until
+ *  it has exited, which under load can be well after the kill() (waits 5 s at most). */
 export async function stopGroup(pgid: number, graceMs: number): Promise<void> {
   if (!signalGroup(pgid, "SIGTERM")) return;
   if (await groupGone(pgid, graceMs)) return;

@@ -53,3 +53,12 @@ export async function diesWithin(pid: number, ms = 5000): Promise<boolean> {
   }
   return true;
 }
+
+/** A process's resident memory in KiB (VmRSS), 0 when it is gone. */
+export function residentKiB(pid: number): number {
+  try {
+    return Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0);
+  } catch {
+    return 0;
+  }
+}
