@@ -34,6 +34,14 @@ export function printable(text: string): string {
   return escapeUnsafe(maskUrls(text));
 }
 
+/** `text` cut to at most `max` characters, ending in `marker` when it was longer (a surrogate pair is never split). */
+export function clip(text: string, max: number, marker = "…"): string {
+  if (text.length <= max) return text;
+  let cut = max - marker.length;
+  if (/[\uD800-\uDBFF]/.test(text[cut - 1] ?? "")) cut--;
+  return text.slice(0, cut) + marker;
+}
+
 /** A value as JSON for a one-line message ("nothing" when absent): at most `max` characters, escaped. */
 export function shown(v: unknown, max = 80): string {
   if (v === undefined) return "nothing";

@@ -28,7 +28,7 @@ import type { Config } from "../config/config.ts";
 import { offerFromJob } from "./jobdoc.ts";
 import { TERMINAL, isJobId, jobsTopic, type Execution, type ExecutionState, type ExecutionSummary } from "./jobsapi.ts";
 import { MqttLink, type Answer } from "./mqttlink.ts";
-import type { Delivery, Offer, Report, Source, SourceEvents } from "./source.ts";
+import { reportMessage, type Delivery, type Offer, type Report, type Source, type SourceEvents } from "./source.ts";
 import { sanitize } from "./statusdetails.ts";
 
 export interface AwsJobsOptions {
@@ -161,10 +161,12 @@ class AwsJobsSource implements Source {
     else await this.pace(r);
     const pairs: Record<string, string> = { state: r.state, message: r.message, ...(r.code ? { code: r.code } : {}) };
     for (const [k, v] of Object.entries(r.details ?? {})) if (!(k in pairs)) pairs[k] = v;
+    const statusDetails = sanitize(pairs);
+    statusDetails.message = reportMessage(statusDetails.message!);
     const step = this.config.broker.step_timeout;
     const body: UpdateBody = {
       status: r.status,
-      statusDetails: sanitize(pairs),
+      statusDetails,
       includeJobExecutionState: true,
       ...(!final && step ? { stepTimeoutInMinutes: step } : {}),
     };

@@ -12,6 +12,7 @@ import { fileURLToPath } from "node:url";
 import { retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
 import { ManifestInvalid, OtterError, SourceUnavailable, codeOf, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
+import { printable } from "../base/printable.ts";
 import { sleep } from "../base/sleep.ts";
 import { tufUrl, type Config } from "../config/config.ts";
 import { credentialOrigins } from "../transfer/credentials.ts";
@@ -19,7 +20,7 @@ import { openRegularFile } from "../transfer/localfile.ts";
 import { header, networkWords, readCapped, send, withTransport, type Transport } from "../transfer/http.ts";
 import { FieldError, offerFields } from "./offerfields.ts";
 import { postToReportUrl } from "./reporturl.ts";
-import type { ChannelResult, Delivery, Offer, Report, Source, SourceProblem } from "./source.ts";
+import { reportMessage, type ChannelResult, type Delivery, type Offer, type Report, type Source, type SourceProblem } from "./source.ts";
 
 const MAX_MANIFEST_BYTES = 1 << 20;
 
@@ -164,6 +165,7 @@ export function createManifestSource(config: Config): Source {
 
 /** POST a report to report_url; without one, the log and history are the record. */
 export function postReport(config: Config, report: Report): Promise<Delivery> {
-  log.info(`report ${report.jobId}: ${report.status} ${report.state}`, { message: report.message });
-  return postToReportUrl(config, { thing: config.broker.thing_name, ...report });
+  const message = reportMessage(printable(report.message));
+  log.info(`report ${report.jobId}: ${report.status} ${report.state}`, { message });
+  return postToReportUrl(config, { thing: config.broker.thing_name, ...report, message });
 }

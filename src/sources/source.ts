@@ -1,6 +1,7 @@
 // What a job source (AWS IoT Jobs over MQTT, HTTP manifests, a file given by hand) gives
 // the pipeline and takes from it. The pipeline knows nothing of MQTT or HTTP.
 import type { ErrorCode } from "../base/errors.ts";
+import { clip } from "../base/printable.ts";
 import type { Config } from "../config/config.ts";
 import type { SignatureSpec } from "../transfer/verify.ts";
 
@@ -54,6 +55,18 @@ export interface Report {
   details?: Record<string, string>;
   /** ISO time the report was made */
   at: string;
+}
+
+/** The longest message a report carries (AWS would take 1024): a hook's output or a long
+ *  URL in an error stays on the device, in its log and history. */
+export const MAX_REPORT_MESSAGE = 500;
+
+/** A report's message as it leaves the device: at most MAX_REPORT_MESSAGE characters,
+ *  ending in "…[cut]" when it was longer. Applied where a source sends a report (after its
+ *  own filter), so that a report otter made, one it made without the journal (an AWS job
+ *  refused, a TUF channel's freeze) and one an older otter left in the outbox are all held to it. */
+export function reportMessage(text: string): string {
+  return clip(text, MAX_REPORT_MESSAGE, "…[cut]");
 }
 
 /** What became of a report the source was given. */

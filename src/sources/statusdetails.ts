@@ -4,6 +4,7 @@
 // why a given map would be rejected (the jobs emulator answers InvalidRequest with it).
 
 import { ESCAPES } from "../base/lines.ts";
+import { clip } from "../base/printable.ts";
 
 export const MAX_PAIRS = 10;
 export const MAX_KEY = 128;
@@ -21,11 +22,7 @@ export function sanitizeValue(text: string): string {
     .map((line) => line.replace(ESCAPES, "").replace(CONTROL, "").trim())
     .filter(Boolean);
   const value = lines.join(" ").replace(/\s+/g, " ");
-  if (!value) return "none";
-  if (value.length <= MAX_VALUE) return value;
-  let cut = MAX_VALUE - 1;
-  if (/[\uD800-\uDBFF]/.test(value[cut - 1]!)) cut--; // never split a surrogate pair
-  return value.slice(0, cut) + "…";
+  return value ? clip(value, MAX_VALUE) : "none";
 }
 
 /** A key AWS accepts, or "" when nothing of it is usable. */

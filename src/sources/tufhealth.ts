@@ -11,7 +11,7 @@ import { boolean, object, optional, record, shortText, time, type Check } from "
 import { loadShared } from "../base/statefile.ts";
 import type { Config } from "../config/config.ts";
 import { postToReportUrl } from "./reporturl.ts";
-import type { ChannelResult } from "./source.ts";
+import { reportMessage, type ChannelResult } from "./source.ts";
 import { afterReport, freezeReport, nextFreeze, type Freeze } from "./tuffreeze.ts";
 
 /** How a TUF channel's last refresh went (STATE_DIR/tuf/channels.json). */
@@ -68,7 +68,7 @@ export function recordHealth(config: Config, results: Map<string, ChannelResult>
 export async function reportFreezes(config: Config, all: Record<string, ChannelHealth>): Promise<void> {
   let changed = false;
   for (const [channel, h] of Object.entries(all)) {
-    const body = freezeReport(channel, h.freeze, h.message, Date.now());
+    const body = freezeReport(channel, h.freeze, h.message === undefined ? undefined : reportMessage(h.message), Date.now());
     if (!body) continue;
     log.info(`report channel ${channel}: ${body.event}`, { since: body.since });
     try {

@@ -10,6 +10,7 @@ import { dirname, join } from "node:path";
 import { makeCA, makeKey, tempDir } from "../../helpers/pki.ts";
 import { jobsService } from "../../helpers/jobsservice.ts";
 import { perTest, type Ini, type Rig } from "../../helpers/rig.ts";
+import { MAX_REPORT_MESSAGE } from "../../../src/sources/source.ts";
 
 const fx = perTest();
 const svc = jobsService();
@@ -146,15 +147,16 @@ describe("class 8: credentials in channel and report URLs are never printed", ()
   });
 });
 
-describe("class 9: job ids that are no AWS job id never reach a topic", () => {
-  let things = 0;
-  function device(set: Ini = {}): { r: Rig; thing: string } {
-    const thing = `hostile${++things}-${process.pid}`;
-    const r = rig({ ...set, service: { source: "aws", ...set.service }, broker: { host: "127.0.0.1", port: String(svc.broker.port), thing_name: thing, answer_timeout: "5", ...set.broker } });
-    return { r, thing };
-  }
-  const doc = (version: string, extra: Record<string, unknown> = {}) => ({ action: "upparat-update", version, file: `${fx.server.url}/aws-${version}.img`, ...extra });
+// A device in AWS mode on the test's broker, and a job document for a file of the update server.
+let things = 0;
+function device(set: Ini = {}): { r: Rig; thing: string } {
+  const thing = `hostile${++things}-${process.pid}`;
+  const r = rig({ ...set, service: { source: "aws", ...set.service }, broker: { host: "127.0.0.1", port: String(svc.broker.port), thing_name: thing, answer_timeout: "5", ...set.broker } });
+  return { r, thing };
+}
+const doc = (version: string, extra: Record<string, unknown> = {}) => ({ action: "upparat-update", version, file: `${fx.server.url}/aws-${version}.img`, ...extra });
 
+describe("class 9: job ids that are no AWS job id never reach a topic", () => {
   test('"+", "#", "/" and ".." are logged once each and skipped; the good job installs', async () => {
     const { r, thing } = device();
     const bad = ["upparat_a+b", "upparat_#", "upparat_a/b", "upparat_..", `upparat_${"x".repeat(60)}`];
@@ -343,4 +345,43 @@ describe("class 12: signature fields of the wrong type, a CA without a certifica
     expect(message).not.toContain("neither");
     expect(installed(r)).toBeUndefined();
   });
+});
+
+describe(`class 12: no report carries a message longer than ${MAX_REPORT_MESSAGE} characters`, () => {
+  // 10 KB on one line: the hook's tail in the failure message, and install progress messages
+  const LOUD = 'head -c 10240 /dev/zero | tr "\\0" x; echo; exit 1';
+  const cut = (message: string) => ({ length: message.length <= MAX_REPORT_MESSAGE, marked: message.endsWith("…[cut]") });
+
+  test("an install hook that prints 10 KB and fails: every report_url message is cut, ending in …[cut]", async () => {
+    fx.server.publish("release", "1.0.0", "image 1.0.0");
+    const r = rig();
+    r.writeHook("install", LOUD);
+    const res = await r.run();
+    expect(res.code).toBe(1);
+    const final = fx.server.finals()[0]!;
+    expect([final.code, final.message.slice(0, 33)]).toEqual(["HOOK_FAILED", "install hook failed: Exit code: 1"]);
+    expect(cut(final.message)).toEqual({ length: true, marked: true });
+    for (const report of fx.server.reports) expect(report.message.length).toBeLessThanOrEqual(MAX_REPORT_MESSAGE);
+    expect(linesWith(res.stderr, "x".repeat(4096)).length).toBeGreaterThan(0); // the log keeps it whole
+  });
+
+  test("a long message an older otter left in the outbox is cut when sent", async () => {
+    fx.server.publish("release", "0.9.0", "image 0.9.0"); // the running version: nothing to do
+    const r = rig();
+    writeState(r, "journal.json", { schema: 1, outbox: [{ jobId: "release:0.5.0:aaaaaaaaaaaa", seq: 1, status: "FAILED", state: "installation_hook_failed", message: "y".repeat(60_000), at: "2026-01-01T00:00:00Z" }], running: {} });
+    expect((await r.run()).code).toBe(0);
+    expect(cut(fx.server.finals()[0]!.message)).toEqual({ length: true, marked: true });
+  });
+
+  test("AWS: the same hook's statusDetails.message is cut alike", async () => {
+    const { r, thing } = device();
+    r.writeHook("install", LOUD);
+    fx.server.publish("aws", "1.0.0", "image 1.0.0");
+    svc.emu.createJob({ jobId: "upparat_loud", document: doc("1.0.0"), things: [thing] });
+    expect((await r.run()).code).toBe(1);
+    const e = svc.emu.execution("upparat_loud", thing)!;
+    expect([e.status, e.statusDetails!.code]).toEqual(["FAILED", "HOOK_FAILED"]);
+    expect(cut(e.statusDetails!.message!)).toEqual({ length: true, marked: true });
+    for (const u of e.updates) expect(u.statusDetails?.message?.length ?? 0).toBeLessThanOrEqual(MAX_REPORT_MESSAGE);
+  }, 30_000);
 });

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { escapeUnsafe, maskUrls, printable, shown } from "../../../src/base/printable.ts";
+import { clip, escapeUnsafe, maskUrls, printable, shown } from "../../../src/base/printable.ts";
 
 describe("maskUrls", () => {
   test.each([
@@ -37,4 +37,12 @@ test("printable masks and escapes; shown is short JSON or nothing", () => {
   expect(shown(undefined)).toBe("nothing");
   expect(shown("x".repeat(100), 10)).toBe('"xxxxxxxxx…');
   expect(shown({ a: "\u202e" })).toBe('{"a":"\\u202e"}');
+});
+
+test("clip: at most max characters with the marker, never half a surrogate pair", () => {
+  expect(clip("abcdef", 6)).toBe("abcdef");
+  expect(clip("abcdefg", 6)).toBe("abcde…");
+  expect(clip("abcdefg", 6, "…[cut]")).toBe("…[cut]");
+  expect(clip("abcdefgh", 7, "[c]")).toBe("abcd[c]");
+  expect(clip("ab🦦cd", 4)).toBe("ab…"); // the otter's two halves stay together or go together
 });
