@@ -3,18 +3,11 @@
 // and the fix. Every command logs them at start; check-config exits 2 on an error (and, with
 // --strict, on a warning too).
 import { basename } from "node:path";
-import { shown } from "../base/printable.ts";
-import { sourceKind, type Config } from "./config.ts";
+import type { Config } from "./config.ts";
 
 export interface Problems {
   errors: string[];
   warnings: string[];
-}
-
-/** Why a thing name cannot be used in AWS mode, if it cannot: it is a level of every jobs topic. */
-export function thingNameProblem(name: string): string | undefined {
-  if (name && !/[+#/\0]/.test(name)) return undefined;
-  return `expected a name without "+", "#" or "/" (it becomes an MQTT topic level), got ${shown(name)}; e.g. thing_name = dev-42`;
 }
 
 /**
@@ -46,8 +39,6 @@ export function configProblems(config: Config): Problems {
       warnings.push(`${file} [channels] ${name}: not in [policy] priority (${p.priority.join(", ")}), so it ranks below every listed channel; add it to priority`);
     }
   }
-  const thing = sourceKind(config) === "aws" ? thingNameProblem(config.broker.thing_name) : undefined;
-  if (thing) errors.push(`${file} [broker] thing_name: ${thing}`);
   if (v.require_signature && !v.public_key && !v.ca) {
     errors.push(`${file} [verify] require_signature: no [verify] public_key or ca to check a signature with, so every update is refused; set public_key (or ca)`);
   }

@@ -5,6 +5,7 @@ import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError } from "../base/errors.ts";
 import { LEVELS, type Level } from "../base/log.ts";
 import { nearest } from "../base/nearest.ts";
+import { shown } from "../base/printable.ts";
 import { IniSyntaxError, parseIni, type IniSections } from "./inifile.ts";
 import { FREE_SECTIONS, SCHEMA, type Kind, type Row, type SchemaRow } from "./schema.ts";
 import { parseWindow } from "./window.ts";
@@ -212,6 +213,10 @@ function crossCheck(config: Config, file: string): void {
   const tls = [b.cafile, b.certfile, b.keyfile].filter(Boolean).length;
   if (tls !== 0 && tls !== 3) {
     throw new ConfigError(`${file} [broker] cafile, certfile, keyfile: set all three for mutual TLS or none; ${tls} of 3 are set`);
+  }
+  // In AWS mode the thing name is a level of every jobs topic.
+  if (sourceKind(config) === "aws" && !/^[^+#/\0]+$/.test(b.thing_name)) {
+    throw new ConfigError(`${file} [broker] thing_name: expected a name without "+", "#" or "/" (it becomes an MQTT topic level), got ${shown(b.thing_name)}; e.g. thing_name = dev-42`);
   }
   b.port ??= tls ? 8883 : 1883;
   b.client_id ??= b.thing_name;

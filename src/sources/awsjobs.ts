@@ -19,11 +19,10 @@
 // - Cancellation: a job offered and not yet finished that vanishes from notify (or that
 //   notify-next shows is no longer first/pending) → events.cancelled(jobId).
 import { monotonicMs } from "../base/clock.ts";
-import { Cancelled, ConfigError, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
+import { Cancelled, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
 import { shown } from "../base/printable.ts";
 import { sleep } from "../base/sleep.ts";
-import { thingNameProblem } from "../config/checks.ts";
 import type { Config } from "../config/config.ts";
 import { offerFromJob } from "./jobdoc.ts";
 import { TERMINAL, isJobId, jobsTopic, type Execution, type ExecutionState, type ExecutionSummary } from "./jobsapi.ts";
@@ -78,9 +77,6 @@ class AwsJobsSource implements Source {
   constructor(private readonly config: Config, private readonly o: Required<AwsJobsOptions>) {
     this.thing = config.broker.thing_name;
     this.prefix = config.broker.job_prefix;
-    // The thing name is a topic level too (check-config says so as well).
-    const problem = thingNameProblem(this.thing);
-    if (problem) throw new ConfigError(`[broker] thing_name: ${problem}`);
   }
 
   /** A job for us: its id has [broker] job_prefix and can name a topic (another is logged once and skipped). */

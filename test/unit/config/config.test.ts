@@ -164,6 +164,13 @@ describe("overrides, aliases, paths, warnings", () => {
     expect([b.thing_name, b.client_id]).toEqual(["from-cli", "from-cli"]);
   });
 
+  test('in AWS mode a thing name (from the file or -t) with "+", "#" or "/" is refused; manifest mode never uses it', () => {
+    const line = (got: string) => `otter.ini [broker] thing_name: expected a name without "+", "#" or "/" (it becomes an MQTT topic level), got ${JSON.stringify(got)}; e.g. thing_name = dev-42`;
+    expect(errorOf("[broker]\nthing_name = dev/42\n")).toBe(line("dev/42"));
+    expect(() => cfg("[broker]\nthing_name = dev-42\n", { thingName: "#" })).toThrow(line("#"));
+    expect(cfg("[broker]\nthing_name = dev/42\n[channels]\nrelease = https://u/r.json\n").broker.thing_name).toBe("dev/42");
+  });
+
   test("an explicit client_id is kept", () => {
     expect(cfg("[broker]\nclient_id = upparat\n").broker.client_id).toBe("upparat");
   });
