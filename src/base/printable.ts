@@ -17,16 +17,31 @@ export function escapeUnsafe(text: string): string {
 // A URL in text: scheme://, userinfo up to the authority's last "@", the rest; punctuation
 // that ends a sentence or a "URL: message" is not part of it.
 const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*[^\s"'<>.,:;)\]]/gi;
-const PARTS = /^([^:]+:\/\/)(?:([^/?#]*)@)?([^?#]*)(?:\?([^#]*))?(#.*)?$/;
+const PARTS = /^([^:]+:\/\/)(?:([^/?#]*)@)?([^?#]*)(?:\?([^#]*))?(#.*)?$/s;
+// A URL in a message: long enough to tell which, short enough to leave room for the reason.
+const URL_SHOWN = 160;
 
-/** Every URL in `text` with its userinfo and query values replaced by ***; parameter names are kept. */
+// One URL (the whole string) masked, or undefined when it is no scheme://... URL.
+function maskUrl(url: string): string | undefined {
+  const [, scheme, userinfo, rest, query, fragment] = PARTS.exec(url) ?? [];
+  if (scheme === undefined) return undefined;
+  const q = query === undefined ? "" : `?${query.split("&").map((p) => (p === "" ? p : p.includes("=") ? `${p.slice(0, p.indexOf("="))}=***` : "***")).join("&")}`;
+  return `${scheme}${userinfo !== undefined ? "***@" : ""}${rest}${q}${fragment === undefined || fragment === "#" ? (fragment ?? "") : "#***"}`;
+}
+
+/**
+ * Every URL in `text` with its userinfo, query values and fragment replaced by ***
+ * (`https://***@host/path?token=***#***`). Parameter names are kept, so check-config and
+ * a log show which is set; a parameter without "=" is masked whole.
+ */
 export function maskUrls(text: string): string {
-  return text.replace(URL_IN_TEXT, (url) => {
-    const [, scheme, userinfo, rest, query, fragment] = PARTS.exec(url) ?? [];
-    if (scheme === undefined) return url;
-    const q = query === undefined ? "" : `?${query.split("&").map((p) => (p === "" ? p : p.includes("=") ? `${p.slice(0, p.indexOf("="))}=***` : "***")).join("&")}`;
-    return `${scheme}${userinfo !== undefined ? "***@" : ""}${rest}${q}${fragment ?? ""}`;
-  });
+  return text.replace(URL_IN_TEXT, (url) => maskUrl(url) ?? url);
+}
+
+/** A URL given alone for a message: masked as maskUrls does, read whole (a space cannot end
+ *  it early), at most 160 characters. Text that is no URL (a path) is only capped and masked. */
+export function shownUrl(url: string): string {
+  return clip(maskUrl(url) ?? maskUrls(url), URL_SHOWN);
 }
 
 /** Text fit to print: URL credentials masked, unsafe characters escaped. */

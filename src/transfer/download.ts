@@ -18,7 +18,8 @@ import {
   OtterError, storageError,
 } from "../base/errors.ts";
 import { log } from "../base/log.ts";
-import { describeNetworkError, header, openTransport, redact, send as sendHttp, type HttpResponse, type Transport } from "./http.ts";
+import { shownUrl } from "../base/printable.ts";
+import { describeNetworkError, header, openTransport, send as sendHttp, type HttpResponse, type Transport } from "./http.ts";
 import { checkBudget, lowSpeedGuard, pause, throttle } from "./limits.ts";
 import { openRegularFile } from "./localfile.ts";
 import { formatBytes } from "./progress.ts";
@@ -87,17 +88,17 @@ function localPath(req: DownloadRequest): string | undefined {
     try {
       u = new URL(url);
     } catch {
-      throw new DownloadHttp(`not a URL or an absolute path: ${JSON.stringify(redact(url))}`);
+      throw new DownloadHttp(`not a URL or an absolute path: ${JSON.stringify(shownUrl(url))}`);
     }
     if (u.protocol === "https:") return undefined;
     if (u.protocol === "http:") {
-      if (!req.options.allow_http) throw new DownloadHttp(`http:// URL refused (${redact(url)}); set [download] allow_http = true to allow it`);
+      if (!req.options.allow_http) throw new DownloadHttp(`http:// URL refused (${shownUrl(url)}); set [download] allow_http = true to allow it`);
       return undefined;
     }
-    if (u.protocol !== "file:") throw new DownloadHttp(`unsupported URL scheme ${u.protocol} (${redact(url)})`);
+    if (u.protocol !== "file:") throw new DownloadHttp(`unsupported URL scheme ${u.protocol} (${shownUrl(url)})`);
     path = fileURLToPath(u);
   }
-  if (!req.allowLocal) throw new DownloadHttp(`local file ${redact(path)} refused: local files come only from a file:// channel or otter install PATH`);
+  if (!req.allowLocal) throw new DownloadHttp(`local file ${shownUrl(path)} refused: local files come only from a file:// channel or otter install PATH`);
   return path;
 }
 
@@ -231,7 +232,7 @@ function send(req: DownloadRequest, t: Transport, startUrl: string, headers: Rec
 // Decide what to do with a response before reading its body.
 function answer(req: DownloadRequest, p: Part, res: Response, ranged: boolean): "stream" | "restart" | "check-disk" | "refresh" {
   const s = res.statusCode;
-  const where = redact(req.url);
+  const where = shownUrl(req.url);
   if (s === 200) {
     if (ranged) {
       restart(p, "server answered 200 to a Range request");
@@ -278,7 +279,7 @@ function checkDisk(req: DownloadRequest, p: Part): "done" | "restart" {
 
 // 403 on a presigned URL: one fresh URL per stretch of progress, then the same offset again.
 async function refresh(req: DownloadRequest, p: Part): Promise<string> {
-  if (p.refreshed) throw new DownloadUrlExpired(`HTTP 403 from ${redact(req.url)} again after a fresh URL`);
+  if (p.refreshed) throw new DownloadUrlExpired(`HTTP 403 from ${shownUrl(req.url)} again after a fresh URL`);
   p.refreshed = true;
   log.info("download: URL refused (403); asking for a fresh one", { at: p.offset });
   return req.refreshUrl!();
@@ -293,8 +294,8 @@ function accept(req: DownloadRequest, p: Part, chunk: Uint8Array, owned: boolean
   const end = p.offset + chunk.length;
   // Past the size the job or a 206's Content-Range declared: a server that lies.
   const declared = req.expectedSize ?? p.total;
-  if (declared !== undefined && end > declared) throw new DownloadTooLarge(`${redact(req.url)} is larger than the declared size ${declared}`);
-  if (end > o.max_file_size) throw new DownloadTooLarge(`${redact(req.url)} sent more than max_file_size ${o.max_file_size} bytes`);
+  if (declared !== undefined && end > declared) throw new DownloadTooLarge(`${shownUrl(req.url)} is larger than the declared size ${declared}`);
+  if (end > o.max_file_size) throw new DownloadTooLarge(`${shownUrl(req.url)} sent more than max_file_size ${o.max_file_size} bytes`);
   checkBudget(req, p, 0);
   p.hash.update(chunk);
   p.writer.push(chunk, owned);

@@ -12,6 +12,7 @@
 //   `otter --version` does not pay for it.
 import { readFileSync } from "node:fs";
 import { ConfigError } from "../base/errors.ts";
+import { shownUrl } from "../base/printable.ts";
 import type { Config } from "../config/config.ts";
 import { originOf, splitUserinfo } from "./credentials.ts";
 import { formatBytes } from "./progress.ts";
@@ -210,18 +211,6 @@ export function header(res: HttpResponse, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** A URL for logs and messages: no userinfo or query string (presigned URLs carry credentials there), at most ~160 characters. */
-export function redact(url: string): string {
-  let short: string;
-  try {
-    const u = new URL(url);
-    short = `${u.protocol}//${u.host}${u.pathname}`;
-  } catch {
-    short = url.split("?")[0]!;
-  }
-  return short.length > 160 ? `${short.slice(0, 150)}…` : short;
-}
-
 // What each runtime error code means, in otter's words; both engines' codes (Bun says
 // ECONNRESET for a close short of Content-Length, undici UND_ERR_SOCKET) read alike.
 const NETWORK_WORDS: Record<string, (host: string) => string> = {
@@ -293,12 +282,12 @@ export async function send(t: Transport, startUrl: string, init: SendInit): Prom
     const location = header(res, "location");
     if (init.method !== "GET" || ![301, 302, 303, 307, 308].includes(res.statusCode) || !location) return res;
     res.discard();
-    if (hops >= MAX_REDIRECTS) throw init.fail(`more than ${MAX_REDIRECTS} redirects from ${redact(startUrl)}`);
+    if (hops >= MAX_REDIRECTS) throw init.fail(`more than ${MAX_REDIRECTS} redirects from ${shownUrl(startUrl)}`);
     // a Location's own userinfo is never used
     url = splitUserinfo(new URL(location, url).toString()).url;
     const scheme = url.slice(0, url.indexOf(":") + 1);
     if (scheme !== "https:" && !(scheme === "http:" && init.allowHttp)) {
-      throw init.fail(`redirect from ${redact(startUrl)} to a ${scheme}// URL refused${scheme === "http:" ? "; set [download] allow_http = true to allow it" : ""}`);
+      throw init.fail(`redirect from ${shownUrl(startUrl)} to a ${scheme}// URL refused${scheme === "http:" ? "; set [download] allow_http = true to allow it" : ""}`);
     }
   }
 }
