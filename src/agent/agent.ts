@@ -2,7 +2,6 @@
 // ask the source for work and let the policy decide (src/agent/act.ts), run the job through the
 // pipeline, deliver reports, and (as a daemon) supervise the workload and sleep until the
 // next check, a notification, a workload's death or an approval.
-import { watch } from "node:fs";
 import { removeStaleTemps } from "../base/atomic.ts";
 import { EXIT, OtterError, UsageError, WindowClosed, codeOf, describe, exitCodeOf, type ExitCode } from "../base/errors.ts";
 import { acquireLock } from "../base/lock.ts";
@@ -25,6 +24,7 @@ import { watchForBetter } from "./preempt.ts";
 import { Reload } from "./reload.ts";
 import { runJob, type RunResult } from "./runner.ts";
 import { noteSourceProblems, withProblems } from "./sourcestatus.ts";
+import { watchStateFiles } from "./statewatch.ts";
 import { Supervisor } from "./supervisor.ts";
 import { SystemdService } from "./systemd.ts";
 
@@ -93,21 +93,6 @@ export async function runAgent(config: Config, opts: AgentOptions): Promise<Exit
   }
 }
 
-// Wake the daemon when `otter approve/deny` rewrites the approvals file or `otter install`
-// queues a file; a no-op where
-// watching fails (the next check_interval still sees the change).
-function watchApprovals(dir: string, onChange: () => void): () => void {
-  try {
-    const watcher = watch(dir, (_event, name) => {
-      if (name && [APPROVALS_FILE, INSTALL_QUEUE_FILE].some((f) => String(name).includes(f))) onChange();
-    });
-    return () => watcher.close();
-  } catch (err) {
-    log.debug(`cannot watch ${dir} for approvals: ${describe(err)}`);
-    return () => {};
-  }
-}
-
 async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, service: SystemdService, reload?: Reload): Promise<ExitCode> {
   const journal = Journal.open(config.service.state_dir);
   const under = journal.data.job;
@@ -151,7 +136,8 @@ async function loop(config: Config, opts: AgentOptions, stop: AbortSignal, servi
     const id = job && approvalId(job.offer);
     if (id && readApprovals(config.service.state_dir).denied.includes(id)) cancelJob(job, `${job.offer.id} was denied (otter deny ${id})`);
   };
-  const unwatch = opts.once ? () => {} : watchApprovals(config.service.state_dir, () => {
+  // `otter approve/deny` and `otter install` wake the daemon
+  const unwatch = opts.once ? () => {} : watchStateFiles(config.service.state_dir, [APPROVALS_FILE, INSTALL_QUEUE_FILE], () => {
     wake.abort();
     cancelIfDenied();
   });
