@@ -5,7 +5,7 @@ import { printable } from "./printable.ts";
 
 export type ExitCode = 0 | 1 | 2 | 3 | 4 | 5;
 
-/** Exit codes, documented in README. */
+/** Exit codes, documented in docs/exit-codes.md. */
 export const EXIT = {
   ok: 0, // update done, or nothing to do
   failed: 1, // an update failed (reported as such)
@@ -39,7 +39,7 @@ interface Kind {
   local?: true;
   /** a local ending something chose (a cancel, a better offer): never counted against MAX_LOCAL_FAULTS */
   decision?: true;
-  /** what it means, for README's table of codes (generated from this table) */
+  /** what it means, for docs/exit-codes.md's table of codes (generated from this table) */
   doc: string;
 }
 
@@ -182,7 +182,7 @@ export class ReportUnacknowledged extends kind("REPORT_UNACKNOWLEDGED") {}
 /** Jobs of one offer that may end in a local fault (not a decision) before the offer counts as tried here. */
 export const MAX_LOCAL_FAULTS = 3;
 
-/** Every code with what it means, for README's table. */
+/** Every code with what it means, for docs/exit-codes.md's table. */
 export function errorCodes(): { code: ErrorCode; state?: string; transient: boolean; local: boolean; decision: boolean; exit: ExitCode; doc: string }[] {
   return Object.entries(KINDS).map(([code, k]: [string, Kind]) => ({
     code: code as ErrorCode, state: k.state, transient: k.transient, local: k.local === true, decision: k.decision === true, exit: k.exit, doc: k.doc,

@@ -1,6 +1,6 @@
 // The one table of otter's commands and options. Parsing (args.ts), `otter help` and
 // `COMMAND --help` (help.ts), bash completion (completion.ts), the man page
-// (scripts/manpage) and README's command-line block (scripts/config-doc) are all made from
+// (scripts/manpage) and docs/command-line.md's block (scripts/config-doc) are all made from
 // it, so a new option is added here and nowhere else.
 
 /** Where a parsed option lands in `Cli`: a boolean, a top-level value, or `options[name]`. */

@@ -1,5 +1,5 @@
 // The one table of config keys: section, key, type, default, doc. It drives parsing,
-// validation, `otter check-config` and the README's config reference.
+// validation, `otter check-config` and docs/configuration.md's config reference.
 import { hostname } from "node:os";
 import { join } from "node:path";
 

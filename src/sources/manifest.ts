@@ -4,7 +4,7 @@
 // reports go through src/transfer/http.ts, like the files: one CA, client certificate, proxy and
 // header set for every HTTP call.
 //
-// Manifest schema (README "Manifests"):
+// Manifest schema (docs/manifests-and-jobs.md):
 //   { "version": "1.4.2", "url": "image-1.4.2.tar.gz" (relative to the manifest, or absolute),
 //     "sha256": "<64 hex>", "size": 1234, "signature"?: base64 | {value, algorithm?, certificate?},
 //     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }

@@ -49,7 +49,7 @@ export interface Report {
   state: string;
   /** short human text; never empty */
   message: string;
-  /** a failure's or rejection's stable code (README "Error codes"); statusDetails.code on AWS */
+  /** a failure's or rejection's stable code (docs/exit-codes.md); statusDetails.code on AWS */
   code?: string;
   /** extra statusDetails pairs (phase, progress, version ...), strings only */
   details?: Record<string, string>;

@@ -1,16 +1,16 @@
-// The help text, the man page's COMMANDS section and README's block, made from the one
+// The help text, the man page's COMMANDS section and docs/command-line.md's block, made from the one
 // table in src/cli/commands.ts: every command and option shows, in 80 columns.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { COMMANDS, FLAGS, flagsOf, type CommandSpec } from "../../../src/cli/commands.ts";
-import { HELP_BEGIN, HELP_END, helpText, manCommands, readmeHelp, wrap } from "../../../src/cli/help.ts";
+import { HELP_BEGIN, HELP_END, HELP_FILE, helpDoc, helpText, manCommands, wrap } from "../../../src/cli/help.ts";
 
 const ALL = COMMANDS as readonly CommandSpec[];
 
-test("README's command-line block is what otter --help prints (run scripts/config-doc)", () => {
-  const readme = readFileSync(join(import.meta.dir, "../../../README.md"), "utf8");
-  expect(readme.slice(readme.indexOf(HELP_BEGIN), readme.indexOf(HELP_END) + HELP_END.length)).toBe(readmeHelp());
+test("docs/command-line.md's block is what otter --help prints (run scripts/config-doc)", () => {
+  const doc = readFileSync(join(import.meta.dir, "../../..", HELP_FILE), "utf8");
+  expect(doc.slice(doc.indexOf(HELP_BEGIN), doc.indexOf(HELP_END) + HELP_END.length)).toBe(helpDoc());
 });
 
 test("otter help names every command with its synopsis, and every shared option", () => {
