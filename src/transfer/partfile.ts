@@ -1,7 +1,6 @@
 // The part file a download writes: opened fresh or from a checkpoint (prefix re-hashed
-// once), written in order by its PartWriter (writer.ts), restarted from zero when the
-// server's answer says so, and checkpointed — fdatasync of what the writer has written,
-// beside the stream, then onCheckpoint. What a resume trusts depends on what happened:
+// once), restarted from zero when the server's answer says so, and checkpointed —
+// fdatasync beside the stream, then onCheckpoint. What a resume trusts depends on what happened:
 // - same boot (otter killed or crashed): every byte written is in the page cache, synced or
 //   not, so the whole file is kept and a SIGKILL costs no re-fetch;
 // - another boot (power cut, reboot): only the fsynced prefix the checkpoint names.
@@ -14,7 +13,6 @@ import { log } from "../base/log.ts";
 import { createExclusive, openOwn } from "../base/ownfiles.ts";
 import { bootId } from "../base/proc.ts";
 import type { DownloadRequest, ResumePoint } from "./request.ts";
-import { PartWriter } from "./writer.ts";
 
 /** fsync + onCheckpoint cadence: every [download] sync_interval bytes or CHECKPOINT_MS. The
  * fsync runs beside the stream (libuv thread) so the disk flushes while the network keeps
@@ -25,10 +23,8 @@ export const CHECKPOINT_MS = 2000;
 /** The state of one job's download, mirrored into ResumePoint at each checkpoint. */
 export interface Part {
   fd: number;
-  /** bytes accepted: hashed and queued (writer.written of them are in the file) */
   offset: number;
   hash: Hash;
-  writer: PartWriter;
   etag?: string;
   lastModified?: string;
   /** the total size the server announced for this validator (206 Content-Range) */
@@ -93,7 +89,7 @@ export async function openPart(req: DownloadRequest): Promise<Part> {
   }
   const now = monotonicMs();
   return {
-    fd, offset: keep, hash, writer: new PartWriter(fd, keep), etag: keep ? r?.etag : undefined, lastModified: keep ? r?.lastModified : undefined,
+    fd, offset: keep, hash, etag: keep ? r?.etag : undefined, lastModified: keep ? r?.lastModified : undefined,
     fetched: r?.fetched ?? 0, attempts: r?.attempts ?? 0, checkpointed: keep, checkpointAt: now,
     refreshed: false, progressAt: now, progressBytes: keep, generation: 0,
   };
@@ -103,10 +99,9 @@ export function resumePoint(p: Part): ResumePoint {
   return { bytes: p.checkpointed, etag: p.etag, lastModified: p.lastModified, fetched: p.fetched, attempts: p.attempts, boot: bootId() };
 }
 
-// Forget what is on disk: truncate to zero and hash afresh (between attempts: the writer is idle).
+// Forget what is on disk: truncate to zero and hash afresh.
 export function restart(p: Part, why: string): void {
   if (p.offset > 0) log.warn(`download: ${why}; starting again from zero`, { had: p.offset });
-  p.writer.reset(0);
   ftruncateSync(p.fd, 0);
   p.generation++;
   p.offset = 0;
@@ -126,10 +121,9 @@ export function checkSpace(req: DownloadRequest, p: Part): void {
   }
 }
 
-// Start an fsync of what the writer has written (never the bytes still queued); when it
-// lands, tell the caller (onCheckpoint).
+// Start an fsync up to the current offset; when it lands, tell the caller (onCheckpoint).
 export function checkpoint(req: DownloadRequest, p: Part): void {
-  const target = p.writer.written;
+  const target = p.offset;
   const generation = p.generation;
   p.checkpointAt = monotonicMs();
   p.syncing = new Promise<void>((res, rej) => fdatasync(p.fd, (err) => (err ? rej(err) : res())))

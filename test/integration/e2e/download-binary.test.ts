@@ -49,8 +49,8 @@ describe("download from built artifacts", () => {
   }
 });
 
-// The Bun binary's writer writes beside the stream (src/transfer/writer.ts); a checkpoint may
-// name only bytes it has written and synced. Killed again and again while it writes hard, the
+// The Bun binary fsyncs beside the stream (src/transfer/partfile.ts); a checkpoint may name
+// only bytes written and synced. Killed again and again while it writes hard, the
 // journal's checkpoint is always in the file, and a resume as after a power cut (another
 // boot: only the checkpointed prefix is kept) continues exactly there to the right digest.
 // Not the node bundle: it writes each chunk at once, and this case's frequent fsync waits

@@ -301,17 +301,17 @@ for (const engine of ["bun", "undici"] as const) describe(`download (${engine} e
     expect(seen[0]!.etag).toBe('"v1"');
   });
 
-  // The writer writes Bun's chunks beside the stream (writer.ts): a checkpoint must name only
-  // what it has written, never the bytes hashed and still queued. undici's chunks are written
-  // at once, and this case's fsync waits would pause its body while the server closes, which
-  // undici 7 meets with an uncatchable assertion (nodejs/undici#5360).
+  // The fsync runs beside the stream: a checkpoint must name only bytes the file holds, never
+  // more than were written when it began. Not under undici: this case's fsync waits would
+  // pause its body while the server closes, which undici 7 meets with an uncatchable
+  // assertion (nodejs/undici#5360).
   test("each checkpoint names only bytes in the file: its prefix is the file's own", async () => {
-    if (engine === "undici") return void console.log("skipped for undici: its chunks are written at once, and a paused body at the server's close trips nodejs/undici#5360");
+    if (engine === "undici") return void console.log("skipped for undici: a paused body at the server's close trips nodejs/undici#5360");
     const big = randomBytes(32 * MiB);
     const s = await serve((_, r) => r.serve(big, { etag: '"v1"' }));
     const wrong: { bytes: number; size: number }[] = [];
     let checkpoints = 0;
-    // three runs on tmpfs, where an fsync returns at once: a checkpoint that named queued
+    // three runs on tmpfs, where an fsync returns at once: a checkpoint that named unwritten
     // bytes would be seen before they land
     for (let run = 0; run < 3; run++) {
       const partPath = join(mkdtempSync("/dev/shm/otter-test-"), "file.part");
