@@ -32,8 +32,10 @@ test("the .deb installs into a scratch root and runs there, the tarball too (scr
     "dpkg --root installs it",
     "postinst enabled otter.service and started nothing",
     `otter --version: otter ${VERSION}`,
-    "otter check-config accepts its config",
-    "the placeholder install hook fails: otter: ",
+    "otter refuses the config as shipped: otter.ini [hooks] install: not set",
+    "otter check-config accepts its config once the hooks are set",
+    "the installed man page renders (groff), otter install in it",
+    "the installed bash completion completes otter ins to install",
     "systemd-analyze verify accepts the installed unit",
     "dpkg -r: prerm disabled otter.service",
     "dpkg -P removes the config and /var/lib/otter",
@@ -41,17 +43,18 @@ test("the .deb installs into a scratch root and runs there, the tarball too (scr
   ]) expect(r.stdout).toContain(line);
 });
 
-test("the .deb holds what a device needs, with the config and hooks as conffiles", () => {
+test("the .deb holds what a device needs, with the config as its conffile", () => {
   const files = execFileSync("dpkg-deb", ["-c", deb], { encoding: "utf8" });
   expect(files).toMatch(/^-rwxr-xr-x root\/root +\d+ .* \.\/usr\/bin\/otter$/m);
   expect(files).toMatch(/^drwx------ root\/root .* \.\/var\/lib\/otter\/$/m);
   expect(files).toContain("./usr/lib/systemd/system/otter.service");
   expect(files).toContain("./usr/share/doc/otter/examples/rauc/hooks/install");
+  expect(files).toMatch(/^drwxr-xr-x root\/root .* \.\/etc\/otter\/hooks\/$/m);
+  expect(files).toContain("./usr/share/man/man1/otter.1.gz");
+  expect(files).toContain("./usr/share/bash-completion/completions/otter");
   const control = join(tmp, "control");
   execFileSync("dpkg-deb", ["-e", deb, control]);
-  expect(readFileSync(join(control, "conffiles"), "utf8").trim().split("\n")).toEqual([
-    "/etc/otter/hooks/install", "/etc/otter/hooks/ready", "/etc/otter/hooks/restart", "/etc/otter/hooks/rollback", "/etc/otter/hooks/version", "/etc/otter/otter.ini",
-  ]);
+  expect(readFileSync(join(control, "conffiles"), "utf8").trim().split("\n")).toEqual(["/etc/otter/otter.ini"]);
 });
 
 describe("a stripped binary", () => {
