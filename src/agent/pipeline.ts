@@ -3,7 +3,8 @@
 //
 //   versionCheck → downloadHook → download → verify → install → restart → confirmVersion → ready → report → done
 //   any failure before install ends in report (FAILED); a failure from install on goes
-//   through rollback first. "skip" is a successful shortcut straight to report (version
+//   through rollback first, except one found before the install hook ever ran ("refused":
+//   nothing was installed, so nothing is rolled back). "skip" is a successful shortcut straight to report (version
 //   already installed). verify and install go back to download when the
 //   file they are to check is lost. There is no shortcut past the checks once
 //   something was installed: success is reported only after version and ready.
@@ -19,8 +20,10 @@ export type State = (typeof STATES)[number];
  * restart hook returned and the old version still runs — the restart never happened, do it again.
  * "lost": the downloaded file is gone or changed on disk (a tmpfs emptied by a reboot), so
  * it is downloaded again: a local loss is never a failure of the update.
+ * "refused": install failed before its hook ever ran (a TUF channel no longer signs the file,
+ * the workload would not stop): the device is as it was.
  */
-export const EVENTS = ["ok", "skip", "failed", "cancelled", "notRestarted", "lost"] as const;
+export const EVENTS = ["ok", "skip", "failed", "cancelled", "notRestarted", "lost", "refused"] as const;
 export type Event = (typeof EVENTS)[number];
 
 type Row = Partial<Record<Event, State>>;
@@ -31,7 +34,7 @@ export const transitions = {
   download: { ok: "verify", failed: "report", cancelled: "report" },
   verify: { ok: "install", failed: "report", cancelled: "report", lost: "download" },
   // Once install has started, a cancel no longer stops the job: it finishes and reports.
-  install: { ok: "restart", failed: "rollback", lost: "download" },
+  install: { ok: "restart", failed: "rollback", refused: "report", lost: "download" },
   restart: { ok: "confirmVersion", failed: "rollback" },
   confirmVersion: { ok: "ready", failed: "rollback", notRestarted: "restart" },
   ready: { ok: "report", failed: "rollback" },

@@ -39,7 +39,8 @@ function failure(job: JobRecord, state: State, err: unknown): Event {
   }
   job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err), code: codeOf(err) };
   job.failedIn = state;
-  return "failed";
+  // An install whose hook never ran (not in this process, not in one killed before) installed nothing.
+  return state === "install" && !job.hooks.install ? "refused" : "failed";
 }
 
 /**

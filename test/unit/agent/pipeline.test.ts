@@ -8,7 +8,7 @@ describe("pipeline table", () => {
     ["downloadHook", "ok", "download"], ["downloadHook", "failed", "report"], ["downloadHook", "cancelled", "report"],
     ["download", "ok", "verify"], ["download", "failed", "report"], ["download", "cancelled", "report"],
     ["verify", "ok", "install"], ["verify", "failed", "report"], ["verify", "cancelled", "report"], ["verify", "lost", "download"],
-    ["install", "ok", "restart"], ["install", "failed", "rollback"], ["install", "lost", "download"],
+    ["install", "ok", "restart"], ["install", "failed", "rollback"], ["install", "refused", "report"], ["install", "lost", "download"],
     ["restart", "ok", "confirmVersion"], ["restart", "failed", "rollback"],
     ["confirmVersion", "ok", "ready"], ["confirmVersion", "failed", "rollback"], ["confirmVersion", "notRestarted", "restart"],
     ["ready", "ok", "report"], ["ready", "failed", "rollback"],
