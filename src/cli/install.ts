@@ -3,8 +3,8 @@
 // or, when another otter holds the lock, queue it for that otter (sources/manual.ts).
 import { accessSync, constants, existsSync, readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { fileURLToPath } from "node:url";
 import { EXIT, LockHeld, UsageError, describe, type ExitCode } from "../base/errors.ts";
+import { filePath } from "../base/fileurl.ts";
 import { lockOwner } from "../base/lock.ts";
 import { signaturePolicy, type Config } from "../config/config.ts";
 import type { ProgressBar } from "../transfer/progress.ts";
@@ -17,7 +17,7 @@ const BASE64 = /^[A-Za-z0-9+/=\s]+$/;
 
 // A local file the operator named: it must exist and be a readable regular file.
 function localFile(where: string): string {
-  const path = where.startsWith("file:") ? fileURLToPath(where) : resolve(where);
+  const path = where.startsWith("file:") ? filePath(where, (why) => new UsageError(`otter install: ${why}`)) : resolve(where);
   let kind: string;
   try {
     kind = statSync(path).isFile() ? "file" : "not a regular file";

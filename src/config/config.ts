@@ -3,6 +3,7 @@
 import { accessSync, constants, readFileSync, statSync } from "node:fs";
 import { basename, dirname, isAbsolute, resolve } from "node:path";
 import { ConfigError } from "../base/errors.ts";
+import { filePath } from "../base/fileurl.ts";
 import { LEVELS, type Level } from "../base/log.ts";
 import { nearest } from "../base/nearest.ts";
 import { shown } from "../base/printable.ts";
@@ -229,6 +230,7 @@ function crossCheck(config: Config, file: string): void {
     if (!/^(https?|file|tuf\+https?):\/\//.test(url)) {
       throw new ConfigError(`${file} [channels] ${name}: expected a manifest URL (https://, http:// or file://) or a TUF repository's metadata URL (tuf+https://), got ${JSON.stringify(url)}; e.g. ${name} = https://updates.example.com/${name}.json`);
     }
+    if (url.startsWith("file:")) filePath(url, (why) => new ConfigError(`${file} [channels] ${name}: ${why}`));
     if (tufUrl(url) && !config.tuf.trusted_root) {
       throw new ConfigError(`${file} [tuf] trusted_root: TUF channel ${name} needs the repository's trusted root.json, pinned on the device; e.g. trusted_root = /etc/otter/root.json`);
     }

@@ -8,9 +8,9 @@
 //   { "version": "1.4.2", "url": "image-1.4.2.tar.gz" (relative to the manifest, or absolute),
 //     "sha256": "<64 hex>", "size": 1234, "signature"?: base64 | {value, algorithm?, certificate?},
 //     "boards"?: ["rpi4"], "meta"?: string | object, "force"?: false, "archive"?: "gz"|"tar.gz"|"zip" }
-import { fileURLToPath } from "node:url";
 import { retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
 import { ManifestInvalid, OtterError, SourceUnavailable, codeOf, describe } from "../base/errors.ts";
+import { filePath } from "../base/fileurl.ts";
 import { log } from "../base/log.ts";
 import { printable } from "../base/printable.ts";
 import { sleep } from "../base/sleep.ts";
@@ -42,7 +42,7 @@ const MAX_CHECK_WAIT_S = 5;
 // The manifest's text, through the download transport ([download] CA, client certificate,
 // proxy, headers); never more than MAX_MANIFEST_BYTES read, whatever Content-Length says.
 async function fetchText(config: Config, url: string): Promise<string> {
-  if (url.startsWith("file:")) return readFileCapped(fileURLToPath(url), url);
+  if (url.startsWith("file:")) return readFileCapped(filePath(url, (why) => new ManifestInvalid(why)), url);
   const o = config.download;
   return withTransport(o, credentialOrigins(config), async (t) => {
     for (let attempt = 1, failures = 0; ; attempt++) {

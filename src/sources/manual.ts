@@ -6,15 +6,16 @@
 import { randomBytes } from "node:crypto";
 import { existsSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { createFileAtomic } from "../base/atomic.ts";
 import { describe } from "../base/errors.ts";
+import { filePath } from "../base/fileurl.ts";
 import { log } from "../base/log.ts";
 import { longText, object, optional, shortText, type Check } from "../base/shape.ts";
 import { loadOwned, loadShared } from "../base/statefile.ts";
 import type { Config } from "../config/config.ts";
 import { postReport } from "./manifest.ts";
-import { offerFields } from "./offerfields.ts";
+import { FieldError, offerFields } from "./offerfields.ts";
 import type { Offer, Source } from "./source.ts";
 
 /** What `otter install` was asked to install. */
@@ -39,7 +40,7 @@ const ID_PREFIX = "manual:";
 
 /** The offer for a request, every field checked as a manifest's are; throws FieldError naming the bad one. */
 export function manualOffer(req: InstallRequest, id: string): Offer {
-  const local = req.where.startsWith("/") ? req.where : req.where.startsWith("file:") ? fileURLToPath(req.where) : undefined;
+  const local = req.where.startsWith("/") ? req.where : req.where.startsWith("file:") ? filePath(req.where, (why) => new FieldError(`"url": ${why}`)) : undefined;
   const fields = offerFields({ version: req.version, url: local ? pathToFileURL(local).href : req.where, sha256: req.sha256, signature: req.signature, force: true });
   // An absolute path is read as a local file whatever allow_http says (transfer/download.ts).
   return { ...fields, url: local ?? fields.url, id: `${ID_PREFIX}${fields.version}:${id}`, source: "manual" };

@@ -3,6 +3,7 @@
 // A value that would pass here and break later is refused here: text that makes a terminal
 // or log lie (control, bidi, zero-width characters), a NUL a hook's argv cannot carry, a
 // signature field of the wrong JSON type.
+import { filePath } from "../base/fileurl.ts";
 import { shown, UNSAFE } from "../base/printable.ts";
 import { algorithmNamed, type SignatureSpec } from "../transfer/verify.ts";
 import { ARCHIVES, type Offer } from "./source.ts";
@@ -33,13 +34,15 @@ function optional<T>(doc: Doc, field: string, read: () => T): T | undefined {
 export function offerFields(doc: Doc, base?: string): Omit<Offer, "id" | "source" | "channel"> {
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw new FieldError("expected a JSON object");
   const version = text(doc, "version", '"1.4.2"');
-  const rawUrl = text(doc, "url" in doc ? "url" : "file", '"https://updates.example.com/image-1.4.2.tar.gz"', 4096);
+  const urlField = "url" in doc ? "url" : "file";
+  const rawUrl = text(doc, urlField, '"https://updates.example.com/image-1.4.2.tar.gz"', 4096);
   let url: string;
   try {
     url = base ? new URL(rawUrl, base).href : new URL(rawUrl).href;
   } catch {
-    bad("url" in doc ? "url" : "file", "an absolute URL", rawUrl, '"https://updates.example.com/image.tar.gz"');
+    bad(urlField, "an absolute URL", rawUrl, '"https://updates.example.com/image.tar.gz"');
   }
+  if (url.startsWith("file:")) filePath(url, (why) => new FieldError(`"${urlField}": ${why}`));
   const size = optional(doc, "size", () => {
     const v = doc.size;
     if (!Number.isSafeInteger(v) || (v as number) <= 0) bad("size", "a positive whole number of bytes", v, "104857600");

@@ -9,9 +9,9 @@
 // retried here: they pause the job (StorageUnavailable).
 import { closeSync, fsyncSync, unlinkSync, writeSync } from "node:fs";
 import { isAbsolute } from "node:path";
-import { fileURLToPath } from "node:url";
 import { parseContentRange, retryAfterSeconds, retryDelaySeconds } from "../base/backoff.ts";
 import { monotonicMs } from "../base/clock.ts";
+import { filePath } from "../base/fileurl.ts";
 import {
   Cancelled, DigestMismatch, DownloadHttp, DownloadHttpTransient, DownloadNetwork,
   DownloadRetriesExhausted, DownloadStalled, DownloadTooLarge, DownloadUrlExpired,
@@ -94,7 +94,7 @@ function localPath(req: DownloadRequest): string | undefined {
       return undefined;
     }
     if (u.protocol !== "file:") throw new DownloadHttp(`unsupported URL scheme ${u.protocol} (${shownUrl(url)})`);
-    path = fileURLToPath(u);
+    path = filePath(u, (why) => new DownloadHttp(why));
   }
   if (!req.allowLocal) throw new DownloadHttp(`local file ${shownUrl(path)} refused: local files come only from a file:// channel or otter install PATH`);
   return path;

@@ -80,6 +80,40 @@ describe("local files only from local sources", () => {
     expect(fx.server.reports).toEqual([]); // no job: nothing about the file reaches report_url
   });
 
+  // otter follows redirects itself (credentials), so it must refuse a hop to file:// too.
+  test("a network file URL that redirects to file:// is refused; the local file is never read", async () => {
+    const secret = join(tempDir(), "secret");
+    writeFileSync(secret, "root's secret\n");
+    const s = await startServer((_, r) => r.status(302, { Location: `file://${secret}` }));
+    servers.push(s);
+    fx.server.files.set("/release.json", json({ version: "2.0.0", url: `${s.url}/img`, sha256: sha(readFileSync(secret)) }));
+    const r = fx.rig({ hooks: ["install"] });
+    const res = await r.run();
+    expect(res.code).toBe(1);
+    expect(existsSync(join(r.dir, "staged"))).toBe(false);
+    expect(fx.server.finals()[0]).toMatchObject({ status: "FAILED", state: "download_failed", code: "DOWNLOAD_HTTP" });
+    expect(fx.server.finals()[0]!.message).toContain(`to a file:// URL refused`);
+  });
+
+  test("a file:// URL naming a host is one line naming the field, wherever it is given", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, "img"), "img");
+    writeFileSync(join(dir, "release.json"), JSON.stringify({ version: "2.0.0", url: `file://127.0.0.1${dir}/img`, sha256: sha(readFileSync(join(dir, "img"))) }));
+    const channel = fx.rig({ hooks: ["install"], set: { channels: { release: `file://127.0.0.1${dir}/release.json` } } });
+    const check = await channel.run(["check-config"]);
+    expect(check.code).toBe(2);
+    expect(check.stderr).toContain(`[channels] release: file://127.0.0.1${dir}/release.json names host 127.0.0.1; a file:// URL names a file on this device: file:///PATH`);
+    const manifest = fx.rig({ hooks: ["install"], set: { channels: { release: `file://${dir}/release.json` } } });
+    const res = await manifest.run();
+    expect(res.code).toBe(5);
+    expect(res.stdout).toContain(`"url": file://127.0.0.1${dir}/img names host 127.0.0.1; a file:// URL names a file on this device: file:///PATH`);
+    const install = await manifest.run(["install", `file://127.0.0.1${dir}/img`, "--version", "2.0.0"]);
+    expect(install.code).toBe(2);
+    expect(install.stderr.trim().split("\n")).toEqual([expect.stringContaining(`otter install: file://127.0.0.1${dir}/img names host 127.0.0.1`)]);
+    for (const out of [check.stderr, res.stdout + res.stderr, install.stderr]) expect(out).not.toContain("File URL host must be");
+    expect(existsSync(join(manifest.dir, "staged"))).toBe(false);
+  });
+
   test("a FIFO as a file:// channel's manifest, or as its file, is refused at once: otter never blocks", async () => {
     const dir = tempDir();
     const fifo = join(dir, "fifo");
