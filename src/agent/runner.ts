@@ -37,7 +37,7 @@ function failure(job: JobRecord, state: State, err: unknown): Event {
     job.outcome = { status: "FAILED", state: "cancelled", message: describe(err), code };
     return "cancelled";
   }
-  job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err), code: codeOf(err) };
+  job.outcome = { status: "FAILED", state: failureStateOf(err) ?? FAILED_STATE[state] ?? "failed", message: describe(err), code };
   job.failedIn = state;
   // An install whose hook never ran (not in this process, not in one killed before) installed nothing.
   return state === "install" && !job.hooks.install ? "refused" : "failed";
