@@ -1,10 +1,12 @@
 // What the last check could not read or understand, for `otter status` and the exit code:
 // state_dir/sources.json, there only while something is wrong, rewritten only when that
 // changes (a daemon checking every hour does not wear the flash).
-import { readFileSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
-import { EXIT, isTransientCode, type ExitCode } from "../base/errors.ts";
+import { errorCodes, EXIT, isTransientCode, type ExitCode } from "../base/errors.ts";
+import { array, longText, object, oneOf, shortText, type Check } from "../base/shape.ts";
+import { loadOwned, loadShared } from "../base/statefile.ts";
 import type { SourceProblem } from "../sources/source.ts";
 
 /** A problem and since when it has been seen, check after check. */
@@ -15,18 +17,18 @@ export interface SourceProblemSeen extends SourceProblem {
 const file = (dir: string) => join(dir, "sources.json");
 const key = (p: SourceProblem) => `${p.where}\n${p.code}\n${p.message}`;
 
+const seenList: Check<SourceProblemSeen[]> = array(object({
+  where: shortText, code: oneOf(errorCodes().map((c) => c.code)), message: longText, since: shortText,
+}));
+
+/** The problems the last check saw; none when the file is missing or of the wrong shape (with a warning). */
 export function readSourceProblems(dir: string): SourceProblemSeen[] {
-  try {
-    const list = JSON.parse(readFileSync(file(dir), "utf8"));
-    return Array.isArray(list) ? list : [];
-  } catch {
-    return [];
-  }
+  return loadShared("sources.json", file(dir), seenList, []);
 }
 
 /** Record the problems of the check made at `now` (ms epoch); none removes the file. */
 export function noteSourceProblems(dir: string, problems: SourceProblem[], now: number): void {
-  const before = readSourceProblems(dir);
+  const before = loadOwned("sources.json", file(dir), seenList, []);
   if (before.map(key).join("\0") === problems.map(key).join("\0")) return;
   if (!problems.length) return rmSync(file(dir), { force: true });
   const since = new Map(before.map((p) => [key(p), p.since]));

@@ -1,7 +1,7 @@
 // sources.json: what the last check could not read, kept only while something is wrong,
 // and the verdict a check gives when some source could not be read.
 import { afterAll, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { noteSourceProblems, readSourceProblems, withProblems } from "../../../src/agent/sourcestatus.ts";
@@ -28,6 +28,15 @@ test("a problem is kept with the time it was first seen; none removes the file",
   noteSourceProblems(dir, [], Date.UTC(2026, 0, 4));
   expect(existsSync(join(dir, "sources.json"))).toBe(false);
   expect(readSourceProblems(dir)).toEqual([]);
+});
+
+test("a sources.json of the wrong shape reads as none and is moved aside by the next check, which goes on", () => {
+  const own = mkdtempSync(join(dir, "shape-"));
+  writeFileSync(join(own, "sources.json"), JSON.stringify([null, { where: "channel release", code: "NO_SUCH_CODE", message: "m", since: "s" }]));
+  expect(readSourceProblems(own)).toEqual([]);
+  noteSourceProblems(own, [down], Date.UTC(2026, 0, 5));
+  expect(readSourceProblems(own)).toEqual([{ ...down, since: "2026-01-05T00:00:00.000Z" }]);
+  expect(readdirSync(own).filter((f) => f.startsWith("sources.json.corrupt-"))).toHaveLength(1);
 });
 
 test.each<[string, SourceProblem[], { code: ExitCode; summary: string }, ExitCode]>([
