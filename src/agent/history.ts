@@ -17,8 +17,8 @@ export function readHistory(dir: string): HistoryEntry[] {
   return loadShared("history", file(dir), history, []);
 }
 
-// An entry's local faults (an older otter's entry counts its own code only).
-const faultsOf = (e: HistoryEntry | undefined) => (e ? (e.localFaults ?? (countsAsLocalFault(e.code) ? 1 : 0)) : 0);
+/** An entry's local faults (an older otter's entry counts its own code only). */
+export const faultsOf = (e: HistoryEntry | undefined) => (e ? (e.localFaults ?? (countsAsLocalFault(e.code) ? 1 : 0)) : 0);
 
 /**
  * Append an entry, keeping the newest `keep`; an entry with the same id replaces the old one,

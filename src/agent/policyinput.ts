@@ -7,7 +7,7 @@ import type { Offer } from "../sources/source.ts";
 import { readApprovals } from "../policy/approvalfile.ts";
 import { resolveBoard, type Board } from "../policy/board.ts";
 import { decide, meet, sighted, type Decision, type RunningImage } from "../policy/policy.ts";
-import { readHistory } from "./history.ts";
+import { faultsOf, readHistory } from "./history.ts";
 import { runHook, type HookResult } from "./hooks.ts";
 import type { HistoryEntry } from "./journal.ts";
 
@@ -26,7 +26,7 @@ export function blockedByHistory(history: HistoryEntry[], offers: Offer[], runni
   for (const o of offers) {
     const h = [...history].reverse().find((e) => e.id === o.id);
     if (!h) continue;
-    const faults = h.localFaults ?? (countsAsLocalFault(h.code) ? 1 : 0);
+    const faults = faultsOf(h);
     if (countsAsLocalFault(h.code) && faults >= MAX_LOCAL_FAULTS) {
       blocked[o.id] = `${faults} jobs of it ended here in a fault of the device or the moment, the last ${h.status} (${h.state}, ${h.code}) on ${h.endedAt}; after ${MAX_LOCAL_FAULTS} such an update counts as tried`;
       continue;

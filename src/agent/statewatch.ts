@@ -26,9 +26,14 @@ export function watchStateFiles(dir: string, names: string[], onChange: () => vo
 }
 
 // What a file's stat says changed: a rename in (new inode), a rewrite, its removal.
+// (A file that cannot be looked at, EACCES or ENOTDIR, reads as absent: a poll never throws.)
 function signature(path: string): string {
-  const st = statSync(path, { throwIfNoEntry: false });
-  return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : "";
+  try {
+    const st = statSync(path, { throwIfNoEntry: false });
+    return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : "";
+  } catch {
+    return "";
+  }
 }
 
 function poll(dir: string, names: string[], onChange: () => void): () => void {

@@ -5,7 +5,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../base/atomic.ts";
-import { OtterError, describe, isTransient } from "../base/errors.ts";
+import { codeOf, describe, isTransient } from "../base/errors.ts";
+import { clip } from "../base/printable.ts";
 import { log } from "../base/log.ts";
 import { boolean, object, optional, record, shortText, time, type Check } from "../base/shape.ts";
 import { loadShared } from "../base/statefile.ts";
@@ -51,14 +52,14 @@ export function recordHealth(config: Config, results: Map<string, ChannelResult>
   const now = Date.now();
   const next = Object.fromEntries(Object.keys(config.channels).flatMap((c) => (before[c] ? [[c, before[c]]] : []))) as Record<string, ChannelHealth>;
   for (const [name, r] of results) {
-    const code = "error" in r ? (r.error instanceof OtterError ? r.error.code : "INTERNAL") : undefined;
+    const code = "error" in r ? codeOf(r.error) : undefined;
     const freeze = nextFreeze(before[name]?.freeze, code, now);
     if (!("error" in r)) {
       next[name] = { at: now, freeze };
       continue;
     }
     const since = before[name]?.code === code ? (before[name]!.since ?? now) : now;
-    next[name] = { at: now, code, message: describe(r.error).slice(0, 1000), since, freeze };
+    next[name] = { at: now, code, message: clip(describe(r.error), 1000, ""), since, freeze };
   }
   writeHealth(dir, next);
   return next;
