@@ -18,6 +18,7 @@
 //   a transient error (the pipeline retries with backoff). Anything else: SourceRejected.
 // - Cancellation: a job offered and not yet finished that vanishes from notify (or that
 //   notify-next shows is no longer first/pending) → events.cancelled(jobId).
+import { isDeepStrictEqual } from "node:util";
 import { monotonicMs } from "../base/clock.ts";
 import { Cancelled, JobInvalid, ReportUnacknowledged, SourceRejected, SourceUnavailable, describe } from "../base/errors.ts";
 import { log } from "../base/log.ts";
@@ -42,9 +43,9 @@ export interface AwsJobsOptions {
 type UpdateBody = { status: string; statusDetails: Record<string, string> } & Record<string, unknown>;
 
 /** Whether an execution already has the status and statusDetails an update would give it. */
+// (The broker's executionState is unchecked: statusDetails may be missing or null.)
 function shows(state: ExecutionState, update: UpdateBody): boolean {
-  const sorted = (d: Record<string, string> = {}) => JSON.stringify(Object.entries(d).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return state.status === update.status && sorted(state.statusDetails) === sorted(update.statusDetails);
+  return state.status === update.status && isDeepStrictEqual(state.statusDetails ?? {}, update.statusDetails);
 }
 
 function summaries(v: unknown): ExecutionSummary[] {
